@@ -1,0 +1,185 @@
+import { z } from 'zod';
+
+/**
+ * The one schema of `sync.config.yaml`: every key, its type and its default. The README's
+ * configuration reference is written from this file; `config check` prints its result.
+ * Unknown keys are errors (`strictObject`), so a typo never silently falls back to a default.
+ */
+
+const nonEmpty = z.string().min(1, 'must not be empty');
+const port = z.number().int().min(0).max(65535);
+
+/** node-cron accepts 5 fields, or 6 with seconds first. Checked again by node-cron at start. */
+const cronExpression = z
+  .string()
+  .refine((s) => [5, 6].includes(s.trim().split(/\s+/).length), 'must be a cron expression of 5 or 6 fields');
+
+const httpUrl = z
+  .string()
+  .url('must be a URL')
+  .refine((s) => /^https?:\/\//.test(s), 'must start with http:// or https://');
+
+export const supplierSchema = z.strictObject({
+  baseUrl: httpUrl.default('https://psnb2b.com/api/v1'),
+  apiKey: nonEmpty,
+  requestsPerMinute: z.number().int().min(1).max(10_000).default(60),
+  ordersPerMinute: z.number().int().min(1).max(10_000).default(10),
+  honoursIdempotencyKeys: z.boolean().default(false),
+  webhookSecret: nonEmpty.optional(),
+  /** Per-request timeout; a POST that times out has an unknown outcome. */
+  timeoutMs: z.number().int().min(100).max(300_000).default(20_000),
+  /** Attempts for a GET before the cycle gives up (429/5xx/network/bad body are retried). */
+  maxAttempts: z.number().int().min(1).max(20).default(5),
+});
+
+export const wooStoreSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'must be letters, digits, - or _'),
+  type: z.literal('woocommerce'),
+  /** The store's home URL exactly as WooCommerce signs OAuth (scheme, host, port). */
+  url: httpUrl,
+  consumerKey: nonEmpty,
+  consumerSecret: nonEmpty,
+  webhookSecret: nonEmpty.optional(),
+  /** Share of the published target for `allocation: split`. */
+  weight: z.number().min(0).max(1).default(1),
+  /** Payment methods whose orders are never treated as paid (cash is collected after delivery). */
+  unpaidMethods: z.array(z.string()).default(['cod']),
+  timeoutMs: z.number().int().min(100).max(300_000).default(30_000),
+  /** Concurrent requests to this store (one queue per store, shared by every job). */
+  concurrency: z.number().int().min(1).max(8).default(2),
+});
+
+export const shopifyStoreSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'must be letters, digits, - or _'),
+  type: z.literal('shopify'),
+  /** Admin API host: `example.myshopify.com` or any `host[:port]`. */
+  shop: z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$/, 'must be a host or host:port, without scheme'),
+  accessToken: nonEmpty,
+  apiSecretKey: nonEmpty,
+  locationId: z.string().optional(),
+  weight: z.number().min(0).max(1).default(1),
+  timeoutMs: z.number().int().min(100).max(300_000).default(30_000),
+});
+
+export const storefrontSchema = z.discriminatedUnion('type', [wooStoreSchema, shopifyStoreSchema]);
+
+export const guardSchema = z.strictObject({
+  maxZeroShare: z.number().min(0).max(1).default(0.5),
+  minEntries: z.number().int().min(1).default(10),
+  /** Wait before the confirming second pull. */
+  recheckSeconds: z.number().min(0).max(600).default(10),
+});
+
+const regionCode = z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code in upper case');
+
+export const catalogSchema = z.strictObject({
+  skuTemplate: z.string().default('PSN-{region}-{denomination}'),
+  skuOverrides: z
+    .record(z.string().min(1), z.strictObject({ region: regionCode, denomination: z.number().positive() }))
+    .default({}),
+  reserve: z.number().int().min(0).default(0),
+  allocation: z.enum(['shared', 'split']).default('shared'),
+  guard: guardSchema.default(guardSchema.parse({})),
+});
+
+export const scheduleSchema = z.strictObject({
+  inventory: cronExpression.default('*/1 * * * *'),
+  orders: cronExpression.default('*/30 * * * * *'),
+});
+
+export const serverSchema = z.strictObject({
+  host: z.string().default('127.0.0.1'),
+  port: port.default(8787),
+  adminToken: nonEmpty.optional(),
+  publicUrl: httpUrl.nullable().default(null),
+});
+
+export const fulfillmentSchema = z.strictObject({
+  batchWindowSeconds: z.number().min(0).max(3600).default(5),
+  minBalanceUsd: z.number().min(0).default(0),
+  maxWaitMinutes: z.number().min(1).default(120),
+});
+
+export const sandboxSchema = z.strictObject({
+  /** Where generated keys live; relative to the config file. */
+  dataDir: z.string().default('./data'),
+  /** 0 = a free port. */
+  supplierPort: port.default(0),
+  shopPort: port.default(0),
+  /** Catalogue size the sandbox supplier starts with. */
+  entries: z.number().int().min(1).max(100_000).default(24),
+  /** How often the sandbox catalogue drifts, in seconds (so there is always something to sync). */
+  driftSeconds: z.number().min(1).default(20),
+  startingBalanceUsd: z.number().min(0).default(5000),
+});
+
+export const logSchema = z.strictObject({
+  level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+  /** `auto`: readable lines on a TTY, JSON lines otherwise. */
+  format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+});
+
+export const configSchema = z
+  .strictObject({
+    supplier: supplierSchema.optional(),
+    database: z.string().default('./data/sync.db'),
+    codesKey: nonEmpty.optional(),
+    schedule: scheduleSchema.default(scheduleSchema.parse({})),
+    server: serverSchema.default(serverSchema.parse({})),
+    catalog: catalogSchema.default(catalogSchema.parse({})),
+    fulfillment: fulfillmentSchema.default(fulfillmentSchema.parse({})),
+    storefronts: z.array(storefrontSchema).default([]),
+    sandbox: sandboxSchema.nullable().optional(),
+    log: logSchema.default(logSchema.parse({})),
+  })
+  .superRefine((c, ctx) => {
+    if (!c.sandbox && !c.supplier) {
+      ctx.addIssue({ code: 'custom', path: ['supplier'], message: 'is required (or a sandbox: block)' });
+    }
+    if (!c.sandbox && c.storefronts.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['storefronts'],
+        message: 'needs at least one store (or a sandbox: block)',
+      });
+    }
+    const seen = new Set<string>();
+    c.storefronts.forEach((s, i) => {
+      if (seen.has(s.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['storefronts', i, 'name'],
+          message: `"${s.name}" is used twice`,
+        });
+      }
+      seen.add(s.name);
+    });
+  });
+
+export type RawConfig = z.infer<typeof configSchema>;
+export type SupplierConfig = z.infer<typeof supplierSchema>;
+export type StorefrontConfig = z.infer<typeof storefrontSchema>;
+export type WooStoreConfig = z.infer<typeof wooStoreSchema>;
+export type ShopifyStoreConfig = z.infer<typeof shopifyStoreSchema>;
+export type CatalogConfig = z.infer<typeof catalogSchema>;
+export type SandboxConfig = z.infer<typeof sandboxSchema>;
+
+/** The config the daemon runs with: the sandbox (if any) already resolved into supplier/storefronts. */
+export type Config = Omit<RawConfig, 'supplier'> & {
+  supplier: SupplierConfig;
+  /** Absolute path of the config file; relative paths in it resolve from its folder. */
+  configPath: string;
+  baseDir: string;
+};
+
+/** Keys whose values are secrets: masked by `config check`, registered with the log scrubber. */
+export const SECRET_KEYS = new Set([
+  'apiKey',
+  'webhookSecret',
+  'codesKey',
+  'adminToken',
+  'consumerKey',
+  'consumerSecret',
+  'accessToken',
+  'apiSecretKey',
+]);

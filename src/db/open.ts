@@ -1,0 +1,88 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { DatabaseError } from '../errors.js';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
+
+export type Db = Database.Database;
+
+export interface OpenOptions {
+  readonly?: boolean;
+}
+
+/** Opens (creating the folder) with WAL and a busy timeout; does not migrate. */
+export function openDb(file: string, opts: OpenOptions = {}): Db {
+  if (!opts.readonly) mkdirSync(path.dirname(file), { recursive: true });
+  let db: Db;
+  try {
+    db = new Database(file, { readonly: opts.readonly === true, fileMustExist: opts.readonly === true });
+  } catch (e) {
+    throw new DatabaseError(`cannot open database ${file}: ${(e as Error).message}`);
+  }
+  db.pragma('busy_timeout = 5000');
+  if (!opts.readonly) {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+  }
+  return db;
+}
+
+export function schemaVersion(db: Db): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/** Brings the schema to the current version. Call only while holding the run lock. */
+export function migrate(db: Db): void {
+  const from = schemaVersion(db);
+  if (from > SCHEMA_VERSION) {
+    throw new DatabaseError(
+      `database schema version ${from} is newer than this program (${SCHEMA_VERSION}): upgrade psnb2b-sync`,
+    );
+  }
+  for (let v = from; v < SCHEMA_VERSION; v++) {
+    immediate(db, () => {
+      db.exec(MIGRATIONS[v] as string);
+      db.pragma(`user_version = ${v + 1}`);
+    });
+  }
+}
+
+/** For commands that do not migrate: refuse a database of another version with a clear message. */
+export function assertSchemaVersion(db: Db): void {
+  const v = schemaVersion(db);
+  if (v !== SCHEMA_VERSION) {
+    throw new DatabaseError(
+      `database schema version is ${v}, this program expects ${SCHEMA_VERSION}: ` +
+        (v < SCHEMA_VERSION
+          ? 'start the daemon (psnb2b-sync run) once to migrate it'
+          : 'upgrade psnb2b-sync'),
+    );
+  }
+}
+
+/**
+ * One IMMEDIATE write transaction. better-sqlite3 transactions are synchronous and commit at
+ * the first `await`, so a function returning a promise is a bug and is refused.
+ */
+export function immediate<T>(db: Db, fn: () => T): T {
+  const run = db.transaction(() => {
+    const out = fn();
+    if (out && typeof (out as { then?: unknown }).then === 'function') {
+      throw new DatabaseError('a transaction body returned a promise: no await inside a transaction');
+    }
+    return out;
+  });
+  return run.immediate();
+}
+
+export function getKv(db: Db, key: string): string | undefined {
+  const row = db.prepare('SELECT value FROM kv WHERE key = ?').get(key) as { value: string } | undefined;
+  return row?.value;
+}
+
+export function setKv(db: Db, key: string, value: string): void {
+  db.prepare(
+    'INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+  ).run(key, value);
+}

@@ -1,0 +1,44 @@
+/**
+ * Masking for the two kinds of bearer value this process holds: secrets (API keys, tokens,
+ * consumer secrets, the codes key) and gift-card codes. Every string that leaves the process
+ * through a log line, a stored error or `status` passes `scrub()` first.
+ */
+
+const secrets = new Set<string>();
+
+/** Secrets shorter than this are not scrubbed by substring (too many false hits); none of ours are. */
+const MIN_SECRET_LENGTH = 6;
+
+export function registerSecret(value: string | undefined | null): void {
+  if (value && value.length >= MIN_SECRET_LENGTH) secrets.add(value);
+}
+
+/** `ck_1234567890abcdef` → `ck_1…cdef`; short values become `***`. */
+export function maskSecret(value: string): string {
+  if (value.length <= 10) return '***';
+  return `${value.slice(0, 4)}…${value.slice(-4)}`;
+}
+
+/** `7QXK-M2PA-R9TD` → `7QXK-…-R9TD`: enough for a human to match a complaint, not to spend. */
+export function maskCode(code: string): string {
+  const parts = code.split('-');
+  if (parts.length >= 3) return `${parts[0]}-…-${parts[parts.length - 1]}`;
+  if (code.length <= 8) return '***';
+  return `${code.slice(0, 4)}…${code.slice(-4)}`;
+}
+
+/** Replaces every registered secret (and bearer/basic credentials) inside free text. */
+export function scrub(text: string): string {
+  let out = text;
+  for (const s of secrets) {
+    if (out.includes(s)) out = out.split(s).join(maskSecret(s));
+  }
+  return out
+    .replace(/(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}/g, '$1 ***')
+    .replace(/(consumer_(?:key|secret)|oauth_signature|access_token|api_key)=[^&\s"']+/gi, '$1=***');
+}
+
+/** Test hook: forget registered secrets between isolated test cases. */
+export function clearSecretsForTest(): void {
+  secrets.clear();
+}
