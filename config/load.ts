@@ -24,6 +24,16 @@ export function formatPath(parts: readonly PropertyKey[]): string {
   return out;
 }
 
+/**
+ * `${VAR}` is not valid inside a YAML flow mapping (`{ key: ${VAR} }`, the form design-notes
+ * documents), so references are swapped for plain placeholders before parsing and put back after.
+ */
+const PLACEHOLDER = /__psnsync_env_(\d+)__/g;
+
+function protectReferences(text: string, refs: string[]): string {
+  return text.replace(/\$\{[^}\n]*\}/g, (m) => `__psnsync_env_${refs.push(m) - 1}__`);
+}
+
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}/g;
 
 /**
@@ -31,9 +41,10 @@ const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}/g;
  * that is exactly one reference is re-read as a YAML scalar, so `port: ${PORT}` is a number.
  * A value that comes out empty is treated as absent (so an optional key may be left unset).
  */
-function interpolate(node: unknown, at: PathPart[], env: NodeJS.ProcessEnv): unknown {
+function interpolate(node: unknown, at: PathPart[], env: NodeJS.ProcessEnv, refs: string[]): unknown {
   if (typeof node === 'string') {
-    if (!node.includes('${')) return node;
+    node = node.replace(PLACEHOLDER, (_m, i: string) => refs[Number(i)] ?? '');
+    if (typeof node !== 'string' || !node.includes('${')) return node;
     const whole = /^\$\{[^}]+\}$/.test(node);
     const out = node.replace(ENV_REF, (_m, name: string, hasDefault: string | undefined, def: string) => {
       const v = env[name];
@@ -48,11 +59,11 @@ function interpolate(node: unknown, at: PathPart[], env: NodeJS.ProcessEnv): unk
     }
     return out;
   }
-  if (Array.isArray(node)) return node.map((v, i) => interpolate(v, [...at, i], env));
+  if (Array.isArray(node)) return node.map((v, i) => interpolate(v, [...at, i], env, refs));
   if (node && typeof node === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(node)) {
-      const r = interpolate(v, [...at, k], env);
+      const r = interpolate(v, [...at, k], env, refs);
       if (r !== undefined) out[k] = r;
     }
     return out;
@@ -83,8 +94,9 @@ export function parseConfig(
   env: NodeJS.ProcessEnv = process.env,
 ): LoadedConfig {
   let doc: unknown;
+  const refs: string[] = [];
   try {
-    doc = parseYaml(text) ?? {};
+    doc = parseYaml(protectReferences(text, refs)) ?? {};
   } catch (e) {
     const where = e instanceof YAMLParseError && e.linePos ? ` line ${e.linePos[0].line}` : '';
     throw new ConfigError(
@@ -95,7 +107,7 @@ export function parseConfig(
   if (typeof doc !== 'object' || Array.isArray(doc)) {
     throw new ConfigError('', `${configPath}: must be a YAML mapping of keys`);
   }
-  const interpolated = interpolate(doc, [], env);
+  const interpolated = interpolate(doc, [], env, refs);
   const result = configSchema.safeParse(interpolated);
   if (!result.success) {
     const lines = result.error.issues.map((i) => describeIssue(i, interpolated));

@@ -1,0 +1,31 @@
+import type { Db } from '../db/open.js';
+import { skuKey } from '../sku.js';
+import type { StockTarget } from '../storefront.js';
+
+/**
+ * A store's checkpoint: the quantity it last acknowledged per SKU. It advances only for what
+ * the store confirmed, in the same transaction that records the acknowledgement, so a store
+ * that was down is diffed against what it really shows and catches up exactly.
+ */
+
+export function loadCheckpoint(db: Db, store: string): Map<string, number> {
+  const rows = db.prepare('SELECT sku_key AS k, qty FROM store_checkpoints WHERE store = ?').all(store) as {
+    k: string;
+    qty: number;
+  }[];
+  return new Map(rows.map((r) => [r.k, r.qty]));
+}
+
+/** Call inside a transaction. */
+export function advanceCheckpoint(db: Db, store: string, acked: readonly StockTarget[], now: number): void {
+  const upsert = db.prepare(
+    `INSERT INTO store_checkpoints (store, sku_key, sku, qty, acked_at) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (store, sku_key) DO UPDATE SET qty = excluded.qty, acked_at = excluded.acked_at`,
+  );
+  for (const t of acked) upsert.run(store, skuKey(t.sku), t.sku, t.quantity, now);
+}
+
+/** Forgetting a store's checkpoint forces a full push to that store alone. */
+export function clearCheckpoint(db: Db, store: string): void {
+  db.prepare('DELETE FROM store_checkpoints WHERE store = ?').run(store);
+}

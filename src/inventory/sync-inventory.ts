@@ -1,0 +1,269 @@
+import { raiseAlert, resolveAlert } from '../alerts.js';
+import { type Db, immediate } from '../db/open.js';
+import { describeSafeError, type SafeError, toSafeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { SkuMapping } from '../sku.js';
+import type { CallCounts, Storefront } from '../storefront.js';
+import { advanceCheckpoint, loadCheckpoint } from './checkpoints.js';
+import { decideAfterRecheck, type GuardSettings, judgePull } from './destructive-guard.js';
+import { type PlannedPush, planStockPushes } from './plan-stock-pushes.js';
+import { countChanges, loadSnapshot, mergePull, type PulledEntry, saveSnapshot } from './snapshot-store.js';
+
+/** The shell around the planner: pull → guard → snapshot → per store: plan → push → checkpoint. */
+
+export interface InventorySource {
+  getInventory(): Promise<{ updatedAt: string; items: PulledEntry[] }>;
+}
+
+export interface CatalogSettings {
+  mapping: SkuMapping;
+  reserve: number;
+  allocation: 'shared' | 'split';
+  guard: GuardSettings & { recheckSeconds: number };
+}
+
+export interface InventorySyncDeps {
+  db: Db;
+  supplier: InventorySource;
+  /** Supplier requests sent so far (a counter the client keeps), for the run record. */
+  supplierCalls: () => number;
+  stores: readonly Storefront[];
+  weights: ReadonlyMap<string, number>;
+  catalog: CatalogSettings;
+  log: Logger;
+  /** entryKey → units sold in a shop but not yet ordered; empty until fulfillment runs. */
+  soldNotOrdered?: () => ReadonlyMap<string, number>;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface CycleOptions {
+  /** Push even if the destructive-update guard objects. */
+  force?: boolean;
+  /** Plan and print; write nothing anywhere. */
+  dryRun?: boolean;
+  /** Push every SKU regardless of the checkpoint (resync). */
+  full?: boolean;
+  /** Only this store (resync --store). */
+  store?: string;
+  onProgress?: (store: string, settled: number, total: number) => void;
+}
+
+export interface StoreReport {
+  store: string;
+  planned: number;
+  acknowledged: number;
+  missing: number;
+  duplicate: number;
+  failed: number;
+  calls: CallCounts;
+  error?: SafeError;
+  /** Only for dry runs. */
+  plan?: PlannedPush[];
+}
+
+export interface CycleReport {
+  outcome: 'pushed' | 'held' | 'dry-run' | 'pull-failed';
+  entries: number;
+  changes: number;
+  supplierCalls: number;
+  note?: string;
+  error?: SafeError;
+  stores: StoreReport[];
+  startedAt: number;
+  finishedAt: number;
+}
+
+export const GUARD_ALERT = 'inventory-guard';
+export const PULL_ALERT = 'inventory-pull';
+export const STORE_ALERT = 'store-push';
+
+const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function runInventoryCycle(
+  deps: InventorySyncDeps,
+  opts: CycleOptions = {},
+): Promise<CycleReport> {
+  const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? defaultSleep;
+  const startedAt = now();
+  const callsBefore = deps.supplierCalls();
+  const kind = opts.dryRun ? 'dry-run' : opts.full ? 'resync' : 'inventory';
+  const runId = Number(
+    deps.db
+      .prepare('INSERT INTO sync_runs (kind, store, started_at) VALUES (?, ?, ?)')
+      .run(kind, opts.store ?? null, startedAt).lastInsertRowid,
+  );
+  const finish = (report: Omit<CycleReport, 'startedAt' | 'finishedAt' | 'supplierCalls'>): CycleReport => {
+    const full: CycleReport = {
+      ...report,
+      supplierCalls: deps.supplierCalls() - callsBefore,
+      startedAt,
+      finishedAt: now(),
+    };
+    const sum = (f: (s: StoreReport) => number) => full.stores.reduce((a, s) => a + f(s), 0);
+    const errors = [
+      ...(full.error ? [full.error] : []),
+      ...full.stores.flatMap((s) => (s.error ? [s.error] : [])),
+    ];
+    deps.db
+      .prepare(
+        `UPDATE sync_runs SET finished_at = ?, outcome = ?, entries = ?, changes = ?, supplier_calls = ?, shop_reads = ?,
+           shop_writes = ?, pushed = ?, errors = ? WHERE id = ?`,
+      )
+      .run(
+        full.finishedAt,
+        full.outcome,
+        full.entries,
+        full.changes,
+        full.supplierCalls,
+        sum((s) => s.calls.reads),
+        sum((s) => s.calls.writes),
+        sum((s) => s.acknowledged),
+        errors.length ? JSON.stringify(errors) : null,
+        runId,
+      );
+    return full;
+  };
+
+  // 1. Pull, and let the guard judge it against the accepted snapshot.
+  const previous = loadSnapshot(deps.db);
+  const listedBefore = previous.filter((e) => e.listed);
+  let pulled: PulledEntry[];
+  let note: string | undefined;
+  try {
+    pulled = (await deps.supplier.getInventory()).items;
+    const first = judgePull(listedBefore, pulled, deps.catalog.guard);
+    if (first.suspicious && !opts.force) {
+      deps.log.warn(`inventory guard: ${first.reason}; pulling again to confirm`, { component: 'inventory' });
+      await sleep(deps.catalog.guard.recheckSeconds * 1000);
+      const second = (await deps.supplier.getInventory()).items;
+      const decision = decideAfterRecheck(first, judgePull(listedBefore, second, deps.catalog.guard));
+      if (decision.action === 'hold') {
+        if (!opts.dryRun) raiseAlert(deps.db, GUARD_ALERT, '', decision.reason, now());
+        deps.log.error(`inventory guard: ${decision.reason}`, { component: 'inventory' });
+        return finish({
+          outcome: 'held',
+          entries: previous.length,
+          changes: 0,
+          note: decision.reason,
+          stores: [],
+        });
+      }
+      pulled = second;
+      note = decision.note;
+      if (note) deps.log.warn(`inventory guard: ${note}`, { component: 'inventory' });
+    }
+  } catch (e) {
+    const error = toSafeError(e);
+    if (!opts.dryRun) raiseAlert(deps.db, PULL_ALERT, '', describeSafeError(error), now());
+    deps.log.error(`inventory pull failed: ${describeSafeError(error)}`, { component: 'inventory', error });
+    return finish({ outcome: 'pull-failed', entries: previous.length, changes: 0, error, stores: [] });
+  }
+
+  // 2. Accept the pull as the new snapshot (a dry run only looks).
+  const next = mergePull(previous, pulled);
+  const changes = countChanges(previous, next);
+  if (!opts.dryRun) {
+    immediate(deps.db, () => {
+      saveSnapshot(deps.db, next, now());
+      resolveAlert(deps.db, PULL_ALERT, '', now());
+      resolveAlert(deps.db, GUARD_ALERT, '', now());
+    });
+  }
+
+  // 3. Each store on its own: one that fails keeps its checkpoint and is retried next run.
+  const stores = deps.stores.filter((s) => !opts.store || s.name === opts.store);
+  const sold = deps.soldNotOrdered?.() ?? new Map<string, number>();
+  const reports = await Promise.all(stores.map((store) => syncStore(deps, store, next, sold, opts, now)));
+  const outcome = opts.dryRun ? 'dry-run' : 'pushed';
+  return finish({ outcome, entries: next.length, changes, stores: reports, ...(note && { note }) });
+}
+
+async function syncStore(
+  deps: InventorySyncDeps,
+  store: Storefront,
+  entries: ReturnType<typeof mergePull>,
+  sold: ReadonlyMap<string, number>,
+  opts: CycleOptions,
+  now: () => number,
+): Promise<StoreReport> {
+  const plan = planStockPushes({
+    entries,
+    checkpoint: loadCheckpoint(deps.db, store.name),
+    mapping: deps.catalog.mapping,
+    reserve: deps.catalog.reserve,
+    allocation: deps.catalog.allocation,
+    weight: deps.weights.get(store.name) ?? 1,
+    soldNotOrdered: sold,
+    full: opts.full === true,
+  });
+  const empty: StoreReport = {
+    store: store.name,
+    planned: plan.length,
+    acknowledged: 0,
+    missing: 0,
+    duplicate: 0,
+    failed: 0,
+    calls: { reads: 0, writes: 0 },
+  };
+  if (opts.dryRun) return { ...empty, plan };
+  if (plan.length === 0) {
+    markStore(deps.db, store, now(), null);
+    return empty;
+  }
+  try {
+    const out = await store.pushStock(
+      plan.map(({ sku, quantity }) => ({ sku, quantity })),
+      { onProgress: (settled, total) => opts.onProgress?.(store.name, settled, total) },
+    );
+    const firstFailure = out.failed[0]?.error;
+    immediate(deps.db, () => {
+      advanceCheckpoint(deps.db, store.name, out.acknowledged, now());
+      markStore(deps.db, store, now(), firstFailure ?? null);
+      if (firstFailure) {
+        raiseAlert(
+          deps.db,
+          STORE_ALERT,
+          store.name,
+          `${out.failed.length} SKU(s) not written: ${describeSafeError(firstFailure)}`,
+          now(),
+        );
+      } else resolveAlert(deps.db, STORE_ALERT, store.name, now());
+    });
+    const report: StoreReport = {
+      ...empty,
+      acknowledged: out.acknowledged.length,
+      missing: out.missing.length,
+      duplicate: out.duplicate.length,
+      failed: out.failed.length,
+      calls: out.calls,
+      ...(firstFailure && { error: firstFailure }),
+    };
+    deps.log.info(
+      `${store.name}: ${report.acknowledged} pushed, ${report.failed} failed, ${report.missing} not in shop, ${report.duplicate} duplicate (${report.calls.writes} write calls)`,
+      { component: 'inventory', store: store.name },
+    );
+    return report;
+  } catch (e) {
+    const error = toSafeError(e);
+    immediate(deps.db, () => {
+      markStore(deps.db, store, null, error);
+      raiseAlert(deps.db, STORE_ALERT, store.name, describeSafeError(error), now());
+    });
+    deps.log.error(`${store.name}: push failed, will catch up next run: ${describeSafeError(error)}`, {
+      component: 'inventory',
+      store: store.name,
+    });
+    return { ...empty, failed: plan.length, error };
+  }
+}
+
+/** `ackAt` null keeps the last acknowledgement time (the store did not confirm anything). */
+function markStore(db: Db, store: Storefront, ackAt: number | null, error: SafeError | null): void {
+  db.prepare(
+    `INSERT INTO store_state (store, type, last_ack_at, last_error) VALUES (?, ?, ?, ?)
+     ON CONFLICT (store) DO UPDATE SET type = excluded.type,
+       last_ack_at = COALESCE(excluded.last_ack_at, last_ack_at), last_error = excluded.last_error`,
+  ).run(store.name, store.type, ackAt, error ? JSON.stringify(error) : null);
+}

@@ -1,0 +1,68 @@
+import type { CycleReport } from '../inventory/sync-inventory.js';
+import type { Status } from '../status.js';
+
+/** The CLI side of the admin API. */
+
+export class AdminClient {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly token: string | undefined,
+  ) {}
+
+  private async request(method: string, path: string, body?: unknown): Promise<Response> {
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers: {
+        'content-type': 'application/json',
+        ...(this.token && { authorization: `Bearer ${this.token}` }),
+      },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    });
+    if (!res.ok) {
+      const text = await res.text();
+      let msg = text;
+      try {
+        msg = (JSON.parse(text) as { error?: string }).error ?? text;
+      } catch {
+        // not JSON: keep the text
+      }
+      throw new Error(`daemon admin API ${method} ${path}: HTTP ${res.status}: ${msg.slice(0, 200)}`);
+    }
+    return res;
+  }
+
+  async status(): Promise<Status> {
+    return (await (await this.request('GET', '/admin/status')).json()) as Status;
+  }
+
+  async sync(opts: { dryRun?: boolean; force?: boolean }): Promise<CycleReport> {
+    return (await (await this.request('POST', '/admin/sync', opts)).json()) as CycleReport;
+  }
+
+  async resync(
+    store: string | undefined,
+    onProgress: (store: string, settled: number, total: number) => void,
+  ): Promise<CycleReport> {
+    const res = await this.request('POST', '/admin/resync', store ? { store } : {});
+    const decoder = new TextDecoder();
+    let buffered = '';
+    let report: CycleReport | undefined;
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buffered += decoder.decode(chunk, { stream: true });
+      let nl = buffered.indexOf('\n');
+      while (nl >= 0) {
+        const line = JSON.parse(buffered.slice(0, nl)) as
+          | { type: 'progress'; store: string; settled: number; total: number }
+          | { type: 'done'; report: CycleReport }
+          | { type: 'error'; error: { message: string } };
+        buffered = buffered.slice(nl + 1);
+        if (line.type === 'progress') onProgress(line.store, line.settled, line.total);
+        else if (line.type === 'done') report = line.report;
+        else throw new Error(`resync failed in the daemon: ${line.error.message}`);
+        nl = buffered.indexOf('\n');
+      }
+    }
+    if (!report) throw new Error('resync: the daemon closed the stream without a result');
+    return report;
+  }
+}

@@ -1,0 +1,111 @@
+import { openAlerts } from './alerts.js';
+import type { Db } from './db/open.js';
+import { currentHolder } from './db/run-lock.js';
+import { skuCounts } from './db/sku-cache-table.js';
+
+/** The `status --json` object (shape fixed in design-notes: other tools read it). */
+export interface Status {
+  inventory: { lastRunAt: string | null; entries: number; lastChanges: number; lastOutcome: string | null };
+  storefronts: {
+    name: string;
+    type: string;
+    lastAckAt: string | null;
+    skus: number;
+    unmatched: number;
+    missing: number;
+    lastError: string | null;
+  }[];
+  alerts: { kind: string; since: string; detail: string; subject: string }[];
+  daemon: { running: boolean; pid: number | null; heartbeatAt: string | null };
+}
+
+const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
+
+export function emptyStatus(stores: readonly { name: string; type: string }[]): Status {
+  return {
+    inventory: { lastRunAt: null, entries: 0, lastChanges: 0, lastOutcome: null },
+    storefronts: stores.map((s) => ({
+      name: s.name,
+      type: s.type,
+      lastAckAt: null,
+      skus: 0,
+      unmatched: 0,
+      missing: 0,
+      lastError: null,
+    })),
+    alerts: [],
+    daemon: { running: false, pid: null, heartbeatAt: null },
+  };
+}
+
+export function readStatus(db: Db, stores: readonly { name: string; type: string }[]): Status {
+  const last = db
+    .prepare(
+      `SELECT finished_at AS at, changes, outcome FROM sync_runs
+       WHERE kind IN ('inventory', 'resync') AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1`,
+    )
+    .get() as { at: number; changes: number | null; outcome: string } | undefined;
+  const entries = (
+    db.prepare('SELECT COUNT(*) AS n FROM supplier_entries WHERE listed = 1').get() as { n: number }
+  ).n;
+  const states = new Map(
+    (
+      db
+        .prepare('SELECT store, last_ack_at AS lastAckAt, last_error AS lastError FROM store_state')
+        .all() as {
+        store: string;
+        lastAckAt: number | null;
+        lastError: string | null;
+      }[]
+    ).map((r) => [r.store, r]),
+  );
+  const holder = currentHolder(db);
+  return {
+    inventory: {
+      lastRunAt: iso(last?.at),
+      entries,
+      lastChanges: last?.changes ?? 0,
+      lastOutcome: last?.outcome ?? null,
+    },
+    storefronts: stores.map((s) => {
+      const st = states.get(s.name);
+      const counts = skuCounts(db, s.name);
+      const err = st?.lastError ? (JSON.parse(st.lastError) as { message: string }).message : null;
+      return {
+        name: s.name,
+        type: s.type,
+        lastAckAt: iso(st?.lastAckAt),
+        skus: counts.matched,
+        unmatched: counts.duplicate,
+        missing: counts.missing,
+        lastError: err,
+      };
+    }),
+    alerts: openAlerts(db).map((a) => ({
+      kind: a.kind,
+      since: new Date(a.since).toISOString(),
+      detail: a.detail,
+      subject: a.subject,
+    })),
+    daemon: {
+      running: holder !== undefined,
+      pid: holder?.pid ?? null,
+      heartbeatAt: iso(holder?.heartbeatAt),
+    },
+  };
+}
+
+export function formatStatus(s: Status): string {
+  const lines = [
+    `daemon:    ${s.daemon.running ? `running (pid ${s.daemon.pid})` : 'not running'}`,
+    `inventory: ${s.inventory.entries} entries, last run ${s.inventory.lastRunAt ?? 'never'} (${s.inventory.lastOutcome ?? '-'}, ${s.inventory.lastChanges} changes)`,
+    'stores:',
+    ...s.storefronts.map(
+      (f) =>
+        `  ${f.name} (${f.type}): ${f.skus} SKUs matched, ${f.unmatched} unmatched, ${f.missing} not in shop; last ack ${f.lastAckAt ?? 'never'}${f.lastError ? `; last error: ${f.lastError}` : ''}`,
+    ),
+    `alerts:    ${s.alerts.length === 0 ? 'none' : ''}`,
+    ...s.alerts.map((a) => `  [${a.kind}${a.subject ? ` ${a.subject}` : ''}] since ${a.since}: ${a.detail}`),
+  ];
+  return lines.join('\n');
+}
