@@ -68,3 +68,12 @@ export interface StorefrontContext {
   missingRecheckMs: number;
   now: () => number;
 }
+
+/**
+ * How the composition root finds an adapter: by the storefront `type` stored in config and on
+ * records. Each adapter folder exports one; `adapters/index.ts` lists them.
+ */
+export interface StorefrontFactory<C extends { type: string; name: string }> {
+  readonly type: C['type'];
+  create(config: C, ctx: StorefrontContext): Storefront;
+}

@@ -1,0 +1,21 @@
+import type { WooStoreConfig } from '../../config/schema.js';
+import type { StorefrontFactory } from '../../src/storefront.js';
+import { WooCommerceStorefront } from './woocommerce-adapter.js';
+
+/** Create one per store and share it: the store's request queue is shared by every job anyway. */
+export const woocommerceFactory: StorefrontFactory<WooStoreConfig> = {
+  type: 'woocommerce',
+  create: (config, ctx) => new WooCommerceStorefront(config, ctx),
+};
+
+export type {
+  DownMode,
+  FakeRoute,
+  FakeWooCommerceOptions,
+  SeedCatalogOptions,
+  SeededCatalog,
+  WooProductJson,
+} from './fake-woocommerce.js';
+export { FakeWooCommerce } from './fake-woocommerce.js';
+export type { WooCommerceAdapterOptions, WooRef } from './woocommerce-adapter.js';
+export { WooCommerceStorefront } from './woocommerce-adapter.js';

@@ -1,0 +1,466 @@
+import type { WooStoreConfig } from '../../config/schema.js';
+import { AppError, type SafeError, StorefrontError, toSafeError } from '../../src/errors.js';
+import { skuKey } from '../../src/sku.js';
+import type {
+  CachedSku,
+  CallCounts,
+  PushOptions,
+  PushOutcome,
+  StockTarget,
+  Storefront,
+  StorefrontContext,
+} from '../../src/storefront.js';
+import { type RetryPolicy, WooCommerceClient } from './woocommerce-client.js';
+
+/**
+ * WooCommerce stock pushes. SKUs resolve to a product or a variation through the SKU cache
+ * (looked up with `GET products?sku=a,b,…` when unknown); stock is written with
+ * `products/batch` for simple products and `products/<parent>/variations/batch` per parent,
+ * at most 100 items a call, and a target is acknowledged only when its item in the batch
+ * response shows the quantity we sent.
+ *
+ * What carries stock: a simple (or any other non-variable, non-grouped, non-external) product
+ * and a variation. A variable parent, a grouped or an external product never does — its SKU is
+ * not a match (a variable parent's stock status follows its variations), so a SKU found only
+ * there is reported `missing`, and it does not make a variation with the same SKU a duplicate.
+ */
+
+/** The cached locator: the product or variation id, and the parent for a variation. */
+export interface WooRef {
+  id: number;
+  parentId: number | null;
+}
+
+export interface WooCommerceAdapterOptions {
+  retry?: Partial<RetryPolicy>;
+}
+
+/** What a lookup needs of a product (`_fields` keeps the answer small). */
+interface WooLookupItem {
+  id: number;
+  sku: string;
+  type: string;
+  parent_id: number;
+}
+
+interface WooBatchItem {
+  id: number;
+  sku?: unknown;
+  manage_stock?: unknown;
+  stock_quantity?: unknown;
+  error?: { code?: unknown; message?: unknown; data?: { status?: unknown } };
+}
+
+const BATCH_LIMIT = 100;
+const LOOKUP_SKUS = 100;
+/** Keep lookup URLs well under common 8 KB request-line limits (SKUs are repeated in the signature). */
+const LOOKUP_URL_CHARS = 3000;
+const LOOKUP_FIELDS = 'id,sku,type,parent_id';
+const NOT_STOCK_CARRYING = new Set(['variable', 'grouped', 'external']);
+/** Per-item errors meaning "this id is not (or no longer) a product/variation you can write here". */
+const GONE_CODES = new Set([
+  'woocommerce_rest_product_invalid_id',
+  'woocommerce_rest_invalid_product_id',
+  'woocommerce_rest_product_variation_invalid_id',
+]);
+
+function isRef(v: unknown): v is WooRef {
+  if (!v || typeof v !== 'object') return false;
+  const r = v as Record<string, unknown>;
+  return Number.isInteger(r.id) && (r.parentId === null || Number.isInteger(r.parentId));
+}
+
+function isLookupItem(v: unknown): v is WooLookupItem {
+  if (!v || typeof v !== 'object') return false;
+  const r = v as Record<string, unknown>;
+  return (
+    Number.isInteger(r.id) &&
+    typeof r.sku === 'string' &&
+    typeof r.type === 'string' &&
+    (r.parent_id === undefined || Number.isInteger(r.parent_id))
+  );
+}
+
+/** A group of targets that share one SKU key (normally exactly one target). */
+interface Wanted {
+  key: string;
+  quantity: number;
+  targets: StockTarget[];
+}
+
+interface Resolved {
+  wanted: Wanted;
+  ref: WooRef;
+}
+
+/** Everything one push learns, settled target by target. */
+class PushState {
+  readonly acknowledged: StockTarget[] = [];
+  readonly missing: string[] = [];
+  readonly duplicate: string[] = [];
+  readonly failed: { sku: string; error: SafeError }[] = [];
+  readonly calls: CallCounts = { reads: 0, writes: 0 };
+  /** Calls that got an answer from the store (any HTTP status below 500 but 429). */
+  reached = false;
+  /** The first "store unreachable" error, thrown if nothing ever reached it. */
+  unreachable: StorefrontError | undefined;
+  settled = 0;
+
+  constructor(readonly total: number) {}
+
+  ack(w: Wanted): void {
+    this.acknowledged.push(...w.targets);
+    this.settled += w.targets.length;
+  }
+  miss(w: Wanted): void {
+    this.missing.push(...w.targets.map((t) => t.sku));
+    this.settled += w.targets.length;
+  }
+  dup(w: Wanted): void {
+    this.duplicate.push(...w.targets.map((t) => t.sku));
+    this.settled += w.targets.length;
+  }
+  fail(w: Wanted, error: SafeError): void {
+    for (const t of w.targets) this.failed.push({ sku: t.sku, error });
+    this.settled += w.targets.length;
+  }
+  /** Notes whether a failed call ever reached the store. */
+  callFailed(e: StorefrontError): void {
+    const unreachable = e.status === undefined || e.status >= 500 || e.status === 429;
+    if (!unreachable) this.reached = true;
+    else this.unreachable ??= e;
+  }
+}
+
+export class WooCommerceStorefront implements Storefront {
+  readonly type = 'woocommerce';
+  readonly name: string;
+  private readonly client: WooCommerceClient;
+
+  constructor(
+    config: WooStoreConfig,
+    private readonly ctx: StorefrontContext,
+    opts: WooCommerceAdapterOptions = {},
+  ) {
+    this.name = config.name;
+    this.client = new WooCommerceClient({
+      store: config.name,
+      url: config.url,
+      consumerKey: config.consumerKey,
+      consumerSecret: config.consumerSecret,
+      timeoutMs: config.timeoutMs,
+      concurrency: config.concurrency,
+      log: ctx.log,
+      ...(opts.retry && { retry: opts.retry }),
+    });
+  }
+
+  async pushStock(targets: StockTarget[], options: PushOptions = {}): Promise<PushOutcome> {
+    const state = new PushState(targets.length);
+    const progress = () => options.onProgress?.(state.settled, state.total);
+    const wanted = this.group(targets, state);
+
+    // 1. Resolve through the cache; ask the store only about what it does not know.
+    const unknown: Wanted[] = [];
+    const resolved: Resolved[] = [];
+    const now = this.ctx.now();
+    for (const w of wanted) {
+      const cached = this.ctx.cache.get(w.key);
+      if (cached?.state === 'matched' && isRef(cached.ref)) resolved.push({ wanted: w, ref: cached.ref });
+      else if (cached && cached.state !== 'matched' && now - cached.checkedAt < this.ctx.missingRecheckMs) {
+        // A duplicate is rechecked on the same schedule as a missing SKU: the merchant may fix it.
+        if (cached.state === 'missing') state.miss(w);
+        else state.dup(w);
+      } else unknown.push(w);
+    }
+    resolved.push(...(await this.lookup(unknown, state)));
+
+    // 2. Write; a per-item "no such product here" re-resolves that SKU once and writes it again.
+    const gone = await this.write(resolved, state, progress);
+    if (gone.length > 0) {
+      for (const r of gone) this.ctx.cache.delete(r.wanted.key);
+      const again = await this.lookup(
+        gone.map((r) => r.wanted),
+        state,
+      );
+      const stillGone = await this.write(again, state, progress);
+      for (const r of stillGone) {
+        this.ctx.cache.delete(r.wanted.key);
+        state.fail(
+          r.wanted,
+          toSafeError(
+            new StorefrontError({
+              store: this.name,
+              message: `SKU ${r.wanted.targets[0]?.sku}: product ${r.ref.id} was not writable even after re-resolving`,
+              retryable: true,
+            }),
+          ),
+        );
+      }
+    }
+
+    const attemptedCalls = state.calls.reads + state.calls.writes > 0;
+    if (attemptedCalls && !state.reached && state.acknowledged.length === 0 && state.unreachable) {
+      // The store answered nothing at all: the core keeps every checkpoint and retries the run.
+      throw state.unreachable;
+    }
+    progress();
+    if (state.duplicate.length > 0) {
+      this.ctx.log.warn('woocommerce: SKUs on more than one product are not published', {
+        store: this.name,
+        skus: state.duplicate,
+      });
+    }
+    this.ctx.log.debug('woocommerce: stock pushed', {
+      store: this.name,
+      targets: targets.length,
+      acknowledged: state.acknowledged.length,
+      missing: state.missing.length,
+      duplicate: state.duplicate.length,
+      failed: state.failed.length,
+      ...state.calls,
+    });
+    return {
+      acknowledged: state.acknowledged,
+      missing: state.missing,
+      duplicate: state.duplicate,
+      failed: state.failed,
+      calls: { ...state.calls },
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  /** One entry per SKU key; a quantity that is not a whole number ≥ 0, or two different ones for one SKU, is never sent. */
+  private group(targets: StockTarget[], state: PushState): Wanted[] {
+    const byKey = new Map<string, Wanted>();
+    for (const t of targets) {
+      const key = skuKey(t.sku);
+      const w = byKey.get(key);
+      if (w) w.targets.push(t);
+      else byKey.set(key, { key, quantity: t.quantity, targets: [t] });
+    }
+    const out: Wanted[] = [];
+    for (const w of byKey.values()) {
+      const bad = w.targets.find((t) => !Number.isSafeInteger(t.quantity) || t.quantity < 0);
+      const conflicting = w.targets.some((t) => t.quantity !== w.quantity);
+      if (bad || conflicting || w.key === '') {
+        const reason =
+          w.key === '' ? 'empty SKU' : bad ? `invalid quantity ${bad.quantity}` : 'conflicting quantities';
+        state.fail(
+          w,
+          toSafeError(new AppError('internal', `${this.name}: ${reason} for SKU "${w.targets[0]?.sku}"`)),
+        );
+      } else out.push(w);
+    }
+    return out;
+  }
+
+  /** `GET products?sku=…` in chunks, every page; updates the cache with what it learns. */
+  private async lookup(wanted: Wanted[], state: PushState): Promise<Resolved[]> {
+    const lookable: Wanted[] = [];
+    for (const w of wanted) {
+      // WooCommerce splits the sku filter on commas: such a SKU cannot be looked up at all.
+      if (w.key.includes(',')) {
+        state.fail(
+          w,
+          toSafeError(
+            new StorefrontError({
+              store: this.name,
+              message: `SKU "${w.targets[0]?.sku}" contains a comma and cannot be looked up`,
+              retryable: false,
+            }),
+          ),
+        );
+      } else lookable.push(w);
+    }
+    const chunks: Wanted[][] = [];
+    let chunk: Wanted[] = [];
+    let chars = 0;
+    for (const w of lookable) {
+      const len = encodeURIComponent(w.key).length + 3;
+      if (chunk.length > 0 && (chunk.length >= LOOKUP_SKUS || chars + len > LOOKUP_URL_CHARS)) {
+        chunks.push(chunk);
+        chunk = [];
+        chars = 0;
+      }
+      chunk.push(w);
+      chars += len;
+    }
+    if (chunk.length > 0) chunks.push(chunk);
+    const results = await Promise.all(chunks.map((c) => this.lookupChunk(c, state)));
+    return results.flat();
+  }
+
+  private async lookupChunk(chunk: Wanted[], state: PushState): Promise<Resolved[]> {
+    const sku = chunk.map((w) => w.targets[0]?.sku.trim() ?? w.key).join(',');
+    const found: WooLookupItem[] = [];
+    try {
+      for (let page = 1, pages = 1; page <= pages; page++) {
+        const res = await this.client.get<unknown>('products', {
+          params: { sku, per_page: 100, page, _fields: LOOKUP_FIELDS },
+          counts: state.calls,
+        });
+        state.reached = true;
+        if (!Array.isArray(res.data))
+          throw this.badResponse('GET', 'products', 'expected an array of products');
+        for (const item of res.data) {
+          if (!isLookupItem(item))
+            throw this.badResponse('GET', 'products', 'a product lacks id, sku or type');
+          found.push(item);
+        }
+        pages = res.totalPages ?? 1;
+      }
+    } catch (e) {
+      const err = this.asStorefrontError(e);
+      state.callFailed(err);
+      for (const w of chunk) state.fail(w, toSafeError(err));
+      return [];
+    }
+
+    const byKey = new Map<string, WooLookupItem[]>();
+    for (const item of found) {
+      if (NOT_STOCK_CARRYING.has(item.type) || item.sku === '') continue;
+      const k = skuKey(item.sku);
+      byKey.set(k, [...(byKey.get(k) ?? []), item]);
+    }
+    const checkedAt = this.ctx.now();
+    const entries: CachedSku[] = [];
+    const resolved: Resolved[] = [];
+    for (const w of chunk) {
+      const matches = byKey.get(w.key) ?? [];
+      const first = matches[0];
+      const sku = first?.sku ?? w.targets[0]?.sku ?? w.key;
+      if (!first) {
+        entries.push({ sku, state: 'missing', ref: null, checkedAt });
+        state.miss(w);
+      } else if (matches.length > 1) {
+        entries.push({ sku, state: 'duplicate', ref: matches.map((m) => m.id), checkedAt });
+        state.dup(w);
+      } else {
+        const ref: WooRef = {
+          id: first.id,
+          parentId: first.type === 'variation' && first.parent_id > 0 ? first.parent_id : null,
+        };
+        entries.push({ sku, state: 'matched', ref, checkedAt });
+        resolved.push({ wanted: w, ref });
+      }
+    }
+    this.ctx.cache.set(entries);
+    return resolved;
+  }
+
+  /** Batch writes; returns the items the store says are not there (to re-resolve). */
+  private async write(resolved: Resolved[], state: PushState, progress: () => void): Promise<Resolved[]> {
+    const byEndpoint = new Map<string, Resolved[]>();
+    for (const r of resolved) {
+      const endpoint =
+        r.ref.parentId === null ? 'products/batch' : `products/${r.ref.parentId}/variations/batch`;
+      byEndpoint.set(endpoint, [...(byEndpoint.get(endpoint) ?? []), r]);
+    }
+    const calls: Promise<Resolved[]>[] = [];
+    for (const [endpoint, items] of byEndpoint) {
+      for (let i = 0; i < items.length; i += BATCH_LIMIT) {
+        calls.push(this.writeBatch(endpoint, items.slice(i, i + BATCH_LIMIT), state).finally(progress));
+      }
+    }
+    return (await Promise.all(calls)).flat();
+  }
+
+  private async writeBatch(endpoint: string, items: Resolved[], state: PushState): Promise<Resolved[]> {
+    // Never a null: a null in a WooCommerce write can mean "0" or "stop managing stock".
+    const update = items.map((r) => ({
+      id: r.ref.id,
+      manage_stock: true,
+      stock_quantity: r.wanted.quantity,
+    }));
+    let returned: WooBatchItem[];
+    try {
+      // Absolute quantities: sending the same batch twice is harmless, so it may be retried.
+      const res = await this.client.post<unknown>(
+        endpoint,
+        { update },
+        { idempotent: true, counts: state.calls },
+      );
+      state.reached = true;
+      const body = res.data as { update?: unknown } | null;
+      if (!body || typeof body !== 'object' || !Array.isArray(body.update)) {
+        throw this.badResponse('POST', endpoint, 'batch response has no update list');
+      }
+      returned = body.update.filter((x): x is WooBatchItem => !!x && typeof x === 'object');
+    } catch (e) {
+      const err = this.asStorefrontError(e);
+      state.callFailed(err);
+      for (const r of items) state.fail(r.wanted, toSafeError(err));
+      return [];
+    }
+
+    const byId = new Map<number, WooBatchItem>();
+    for (const item of returned) byId.set(Number(item.id), item);
+    const gone: Resolved[] = [];
+    for (const r of items) {
+      const item = byId.get(r.ref.id);
+      const sku = r.wanted.targets[0]?.sku ?? r.wanted.key;
+      if (!item) {
+        state.fail(r.wanted, this.itemError(endpoint, `SKU ${sku}: not in the batch response`));
+      } else if (item.error) {
+        const code = typeof item.error.code === 'string' ? item.error.code : undefined;
+        const status = typeof item.error.data?.status === 'number' ? item.error.data.status : undefined;
+        if ((code && GONE_CODES.has(code)) || status === 404) {
+          gone.push(r);
+          continue;
+        }
+        const message = typeof item.error.message === 'string' ? item.error.message : 'item failed';
+        state.fail(r.wanted, this.itemError(endpoint, `SKU ${sku}: ${message}`, status, code));
+      } else if (typeof item.sku === 'string' && skuKey(item.sku) !== r.wanted.key) {
+        // The cached id now carries another SKU (the merchant re-used the product): find ours again.
+        this.ctx.log.warn('woocommerce: product no longer carries the cached SKU', {
+          store: this.name,
+          sku,
+          id: r.ref.id,
+        });
+        gone.push(r);
+      } else if (item.stock_quantity !== r.wanted.quantity || item.manage_stock !== true) {
+        state.fail(
+          r.wanted,
+          this.itemError(
+            endpoint,
+            `SKU ${sku}: store shows ${String(item.stock_quantity)}, not ${r.wanted.quantity}`,
+          ),
+        );
+      } else state.ack(r.wanted);
+    }
+    return gone;
+  }
+
+  private itemError(endpoint: string, message: string, status?: number, code?: string): SafeError {
+    return toSafeError(
+      new StorefrontError({
+        store: this.name,
+        method: 'POST',
+        path: `/wp-json/wc/v3/${endpoint}`,
+        message,
+        ...(status !== undefined && { status }),
+        ...(code && { code }),
+        retryable: status === undefined || status >= 500,
+      }),
+    );
+  }
+
+  private badResponse(method: string, endpoint: string, message: string): StorefrontError {
+    return new StorefrontError({
+      store: this.name,
+      method,
+      path: `/wp-json/wc/v3/${endpoint}`,
+      message: `unexpected response: ${message}`,
+      code: 'bad-response',
+    });
+  }
+
+  private asStorefrontError(e: unknown): StorefrontError {
+    if (e instanceof StorefrontError) return e;
+    return new StorefrontError({ store: this.name, message: toSafeError(e).message });
+  }
+}
