@@ -1,0 +1,82 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeShopify } from '../../../adapters/shopify/index.js';
+import { TEST_SECRET, TEST_TOKEN } from './fake-shopify-support.js';
+
+/**
+ * The fake over https, as the sandbox (or a user) reaches it in production: a self-signed
+ * certificate for IP:127.0.0.1, trusted through NODE_EXTRA_CA_CERTS, which Node reads only at
+ * start — hence a child process running the unmodified library.
+ */
+
+const hasOpenssl = (() => {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+describe.skipIf(!hasOpenssl)('FakeShopify over https', () => {
+  let dir: string;
+  let fake: FakeShopify;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fake-shopify-tls-'));
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    fake = await new FakeShopify({
+      accessToken: TEST_TOKEN,
+      tls: { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
+    }).start();
+  });
+
+  afterAll(async () => {
+    await fake?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is reached by the real @shopify/shopify-api client with NODE_EXTRA_CA_CERTS', async () => {
+    const script = `
+      import '@shopify/shopify-api/adapters/node';
+      import { ApiVersion, LogSeverity, Session, shopifyApi } from '@shopify/shopify-api';
+      const api = shopifyApi({ apiSecretKey: ${JSON.stringify(TEST_SECRET)}, apiVersion: ApiVersion.October26,
+        isCustomStoreApp: true, adminApiAccessToken: ${JSON.stringify(TEST_TOKEN)}, isEmbeddedApp: false,
+        hostName: 'localhost', logger: { level: LogSeverity.Error, log: () => {} } });
+      const session = new Session({ id: 'x', shop: ${JSON.stringify(fake.shop)}, state: '', isOnline: false,
+        accessToken: ${JSON.stringify(TEST_TOKEN)} });
+      const client = new api.clients.Graphql({ session });
+      const res = await client.request('{ location { id } }');
+      process.stdout.write(JSON.stringify(res.data));
+    `;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: process.cwd(),
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') },
+    });
+    expect(JSON.parse(stdout)).toEqual({ location: { id: fake.primaryLocationId } });
+  });
+});
