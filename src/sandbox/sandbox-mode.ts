@@ -1,0 +1,169 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { FakeWooCommerce } from '../../adapters/woocommerce/index.js';
+import type { LoadedConfig } from '../../config/load.js';
+import type { Config, RawConfig, SandboxConfig, StorefrontConfig } from '../../config/schema.js';
+import type { Logger } from '../log.js';
+import { usdToCents } from '../money.js';
+import { registerSecret } from '../redact.js';
+import { formatSku } from '../sku.js';
+import { SandboxSupplier } from './supplier-server.js';
+
+/**
+ * The embedded sandbox: a `sandbox:` block in the config starts the sandbox supplier and a
+ * sandbox WooCommerce shop in-process on loopback, and replaces `supplier` and `storefronts`
+ * with them, so a fresh clone does the whole job with no accounts. Its keys are generated once
+ * under `dataDir` and reused.
+ */
+
+export const SANDBOX_STORE = { name: 'sandbox-shop', type: 'woocommerce' } as const;
+
+export function sandboxStoreSummaries(): { name: string; type: string }[] {
+  return [{ ...SANDBOX_STORE }];
+}
+
+interface SandboxSecrets {
+  supplierApiKey: string;
+  supplierWebhookSecret: string;
+  wooConsumerKey: string;
+  wooConsumerSecret: string;
+  wooWebhookSecret: string;
+  codesKey: string;
+}
+
+const token = (prefix: string) => `${prefix}${randomBytes(20).toString('hex')}`;
+
+function loadOrCreateSecrets(dataDir: string): SandboxSecrets {
+  const file = path.join(dataDir, 'sandbox-secrets.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as SandboxSecrets;
+  mkdirSync(dataDir, { recursive: true });
+  const secrets: SandboxSecrets = {
+    supplierApiKey: token('psn_sandbox_'),
+    supplierWebhookSecret: token('whsec_'),
+    wooConsumerKey: token('ck_'),
+    wooConsumerSecret: token('cs_'),
+    wooWebhookSecret: token('wcwh_'),
+    codesKey: randomBytes(32).toString('base64'),
+  };
+  writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return secrets;
+}
+
+export interface SandboxHandle {
+  supplier: SandboxSupplier;
+  shop: FakeWooCommerce;
+  /** Stores whose shop starts empty every time: their checkpoint and SKU cache are stale. */
+  freshStores: string[];
+  stop(): Promise<void>;
+}
+
+/** Entries the sandbox shop deliberately lacks, so `status` shows how a missing product looks. */
+const NOT_IN_SHOP = 2;
+
+async function startServers(raw: RawConfig, sb: SandboxConfig, baseDir: string) {
+  const secrets = loadOrCreateSecrets(path.resolve(baseDir, sb.dataDir));
+  for (const s of Object.values(secrets)) registerSecret(s);
+  const supplier = new SandboxSupplier({
+    apiKey: secrets.supplierApiKey,
+    port: sb.supplierPort,
+    entries: sb.entries,
+    startingBalanceCents: usdToCents(sb.startingBalanceUsd, 'sandbox.startingBalanceUsd'),
+    webhookSecret: secrets.supplierWebhookSecret,
+  });
+  const supplierUrl = await supplier.start();
+  const shop = new FakeWooCommerce({
+    consumerKey: secrets.wooConsumerKey,
+    consumerSecret: secrets.wooConsumerSecret,
+    port: sb.shopPort,
+  });
+  let shopUrl: string;
+  try {
+    shopUrl = await shop.start();
+  } catch (e) {
+    await supplier.stop();
+    throw e;
+  }
+  const skus = supplier.catalog().map((e) => formatSku(raw.catalog.skuTemplate, e));
+  shop.seedCatalog(skus.slice(0, Math.max(1, skus.length - NOT_IN_SHOP)), { stock: 0 });
+  const drift = setInterval(() => supplier.drift(), sb.driftSeconds * 1000);
+  const stop = async () => {
+    clearInterval(drift);
+    await Promise.allSettled([supplier.stop(), shop.stop()]);
+  };
+  return { secrets, supplier, supplierUrl, shop, shopUrl, stop };
+}
+
+export async function startSandbox(
+  raw: RawConfig,
+  sb: SandboxConfig,
+  baseDir: string,
+  log: Logger,
+): Promise<{ config: Omit<Config, 'configPath' | 'baseDir'>; handle: SandboxHandle }> {
+  const s = await startServers(raw, sb, baseDir);
+  log.info(`sandbox supplier on ${s.supplierUrl}, sandbox WooCommerce shop on ${s.shopUrl}`, {
+    component: 'sandbox',
+  });
+  const store: StorefrontConfig = {
+    name: SANDBOX_STORE.name,
+    type: 'woocommerce',
+    url: s.shopUrl,
+    consumerKey: s.secrets.wooConsumerKey,
+    consumerSecret: s.secrets.wooConsumerSecret,
+    webhookSecret: s.secrets.wooWebhookSecret,
+    weight: 1,
+    unpaidMethods: ['cod'],
+    timeoutMs: 10_000,
+    concurrency: 2,
+  };
+  return {
+    config: {
+      ...raw,
+      supplier: {
+        baseUrl: s.supplierUrl,
+        apiKey: s.secrets.supplierApiKey,
+        requestsPerMinute: 60,
+        ordersPerMinute: 10,
+        // The sandbox honours Idempotency-Key, so an unknown outcome is safely retried.
+        honoursIdempotencyKeys: true,
+        webhookSecret: s.secrets.supplierWebhookSecret,
+        timeoutMs: 10_000,
+        maxAttempts: 5,
+      },
+      storefronts: [store],
+      codesKey: raw.codesKey ?? s.secrets.codesKey,
+    },
+    handle: { supplier: s.supplier, shop: s.shop, freshStores: [SANDBOX_STORE.name], stop: s.stop },
+  };
+}
+
+/** `psnb2b-sync sandbox`: the sandbox servers alone, for pointing another tool (or a second daemon) at. */
+export async function runStandaloneSandbox(loaded: LoadedConfig, log: Logger): Promise<void> {
+  const sb = loaded.raw.sandbox ?? {
+    dataDir: './data',
+    supplierPort: 0,
+    shopPort: 0,
+    entries: 24,
+    driftSeconds: 20,
+    startingBalanceUsd: 5000,
+  };
+  const s = await startServers(loaded.raw, sb, loaded.baseDir);
+  process.stdout.write(
+    [
+      `sandbox supplier: ${s.supplierUrl}`,
+      `  apiKey:         ${s.secrets.supplierApiKey}`,
+      `sandbox shop:     ${s.shopUrl}  (WooCommerce REST v3)`,
+      `  consumerKey:    ${s.secrets.wooConsumerKey}`,
+      `  consumerSecret: ${s.secrets.wooConsumerSecret}`,
+      `keys are kept in ${path.resolve(loaded.baseDir, sb.dataDir, 'sandbox-secrets.json')}; Ctrl-C stops`,
+      '',
+    ].join('\n'),
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  log.info('sandbox stopping', { component: 'sandbox' });
+  await s.stop();
+}
