@@ -1,3 +1,4 @@
+import cron from 'node-cron';
 import { z } from 'zod';
 
 /**
@@ -9,10 +10,10 @@ import { z } from 'zod';
 const nonEmpty = z.string().min(1, 'must not be empty');
 const port = z.number().int().min(0).max(65535);
 
-/** node-cron accepts 5 fields, or 6 with seconds first. Checked again by node-cron at start. */
+/** 5 fields, or 6 with seconds first, as node-cron reads them. */
 const cronExpression = z
   .string()
-  .refine((s) => [5, 6].includes(s.trim().split(/\s+/).length), 'must be a cron expression of 5 or 6 fields');
+  .refine((s) => cron.validate(s), 'must be a node-cron expression (5 fields, or 6 with seconds)');
 
 const httpUrl = z
   .string()

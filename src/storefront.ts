@@ -58,6 +58,8 @@ export interface Storefront {
   readonly type: string;
   /** Write these stock targets; never throws for per-SKU trouble, only for a store that is unreachable. */
   pushStock(targets: StockTarget[], options?: PushOptions): Promise<PushOutcome>;
+  /** Order intake and delivery (fulfillment). Optional until every adapter has it. */
+  readonly orders?: ShopOrders;
   close(): Promise<void>;
 }
 
@@ -76,4 +78,96 @@ export interface StorefrontContext {
 export interface StorefrontFactory<C extends { type: string; name: string }> {
   readonly type: C['type'];
   create(config: C, ctx: StorefrontContext): Storefront;
+}
+
+// ─── Fulfillment: what the core needs of a shop's orders ────────────────────────────────────
+
+export interface ShopOrderLine {
+  /** The shop's line-item id (WooCommerce line item id, Shopify LineItem GID), as a string. */
+  id: string;
+  sku: string | null;
+  quantity: number;
+  /**
+   * Units still ours to deliver, by the shop's own rules (design-notes "Paid, per shop"):
+   * WooCommerce quantity − refunded − already delivered by us; Shopify `unfulfilledQuantity`.
+   */
+  unitsToFulfill: number;
+}
+
+export interface ShopOrder {
+  id: string;
+  /** What the merchant and buyer call it (`#1234`), for logs and notes. */
+  number: string;
+  /** The shop's own last-modified time (ISO 8601, UTC). Intake cursors use it, never our clock. */
+  updatedAt: string;
+  /** Paid by the shop's rules (WooCommerce: date_paid, status, payment method; Shopify: financial status). */
+  paid: boolean;
+  /** Cancelled, refunded in full, failed: nothing more is ever delivered. */
+  closed: boolean;
+  /** A hold the merchant placed (fraud review …): respected, never released by us. */
+  merchantHold: boolean;
+  /** Our own hold (placed by `hold`) is on. */
+  ourHold: boolean;
+  lines: ShopOrderLine[];
+  /** Delivery ids of our deliveries already recorded in the order (read-back before writing). */
+  deliveryIds: string[];
+}
+
+export interface DeliveredCode {
+  region: string;
+  denomination: number;
+  /** Face currency (`USD`, `TRY`). */
+  currency: string;
+  /** Plaintext bearer value: held only in memory for the write, never logged. */
+  code: string;
+}
+
+export interface Delivery {
+  /** Random UUID; its marker in the order makes a repeated write detectable. */
+  deliveryId: string;
+  orderId: string;
+  lines: { lineId: string; codes: DeliveredCode[] }[];
+  supplierOrderIds: string[];
+  deliveredAt: string;
+  /** Every line of the order is ours and now delivered (WooCommerce sets `completed` only then). */
+  completesOrder: boolean;
+}
+
+export type WebhookVerdict =
+  /** A creation ping or test delivery: answer 200, act on nothing. */
+  | { kind: 'ping' }
+  /** A signed event about an order: a hint to read that order again. */
+  | { kind: 'order'; eventId: string; orderId: string }
+  /** Signed, but a topic we do not act on. */
+  | { kind: 'ignored'; eventId: string; reason: string }
+  /** Unsigned, forged or malformed: answer 401, act on nothing. */
+  | { kind: 'rejected'; reason: string };
+
+export interface ShopOrders {
+  /**
+   * Orders modified at or after `since` (shop time; null = the last day) that may need us:
+   * paid ones, and closed ones we may have to stop. Oldest first; `latest` is the newest
+   * `updatedAt` seen, from which the caller's next cursor is derived (minus an overlap).
+   */
+  listChangedOrders(since: string | null): Promise<{ orders: ShopOrder[]; latest: string | null }>;
+  /** The order as it is now (read again right before buying and right before delivering). */
+  getOrder(orderId: string): Promise<ShopOrder | null>;
+  /**
+   * The shop writes of one delivery, in order. Each is a recovery point of its own:
+   * `runDeliveryStep` reads back first and writes only what is not already there, so a crash
+   * between a write and our record of it never sends the buyer a second, different set.
+   */
+  readonly deliverySteps: readonly string[];
+  runDeliveryStep(step: string, delivery: Delivery): Promise<void>;
+  /** Our hold, with a note to the buyer (balance short, supplier out of stock, waiting too long). */
+  hold(orderId: string, noteToBuyer: string): Promise<void>;
+  /** Releases only a hold we placed. */
+  releaseHold(orderId: string): Promise<void>;
+  /** Checks a webhook's signature over the raw body; constant-time. */
+  verifyWebhook(req: {
+    headers: Record<string, string | string[] | undefined>;
+    rawBody: Buffer;
+  }): WebhookVerdict;
+  /** Registers order webhooks at `${publicUrl}/webhooks/<type>/<store>`, idempotently. */
+  ensureWebhooks(publicUrl: string): Promise<void>;
 }

@@ -83,15 +83,6 @@ export const MIGRATIONS: readonly string[] = [
     bucket   TEXT PRIMARY KEY,
     until_ms INTEGER NOT NULL
   ) STRICT;
-
-  CREATE TABLE run_lock (
-    id           INTEGER PRIMARY KEY CHECK (id = 1),
-    pid          INTEGER NOT NULL,
-    hostname     TEXT NOT NULL,
-    started_at   INTEGER NOT NULL,
-    heartbeat_at INTEGER NOT NULL,
-    admin_url    TEXT
-  ) STRICT;
   `,
 ];
 

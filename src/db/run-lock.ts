@@ -18,7 +18,29 @@ export interface LockHolder {
   adminUrl: string | null;
 }
 
+/**
+ * The lock guards migrations, so its table cannot come from them: it is created on first use,
+ * and its shape never changes.
+ */
+function ensureLockTable(db: Db): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS run_lock (
+    id           INTEGER PRIMARY KEY CHECK (id = 1),
+    pid          INTEGER NOT NULL,
+    hostname     TEXT NOT NULL,
+    started_at   INTEGER NOT NULL,
+    heartbeat_at INTEGER NOT NULL,
+    admin_url    TEXT
+  ) STRICT`);
+}
+
+function hasLockTable(db: Db): boolean {
+  return (
+    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run_lock'").get() !== undefined
+  );
+}
+
 function readHolder(db: Db): LockHolder | undefined {
+  if (!hasLockTable(db)) return undefined;
   const row = db
     .prepare(
       'SELECT pid, hostname, started_at AS startedAt, heartbeat_at AS heartbeatAt, admin_url AS adminUrl FROM run_lock WHERE id = 1',
@@ -51,6 +73,7 @@ export function currentHolder(db: Db, now = Date.now()): LockHolder | undefined 
 export type AcquireResult = { ok: true; tookOverFrom?: LockHolder } | { ok: false; holder: LockHolder };
 
 export function acquireRunLock(db: Db, adminUrl: string | null, now = Date.now()): AcquireResult {
+  ensureLockTable(db);
   return immediate(db, () => {
     const h = readHolder(db);
     if (h && h.pid !== process.pid && isHolderAlive(h, now)) return { ok: false, holder: h };

@@ -240,7 +240,8 @@ async function syncStore(
       calls: out.calls,
       ...(firstFailure && { error: firstFailure }),
     };
-    deps.log.info(
+    // Quiet when there was nothing to do (only SKUs the shop lacks, answered from the cache).
+    deps.log[report.acknowledged + report.failed > 0 ? 'info' : 'debug'](
       `${store.name}: ${report.acknowledged} pushed, ${report.failed} failed, ${report.missing} not in shop, ${report.duplicate} duplicate (${report.calls.writes} write calls)`,
       { component: 'inventory', store: store.name },
     );

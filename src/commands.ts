@@ -1,0 +1,245 @@
+import { existsSync } from 'node:fs';
+import { SingleBar } from 'cli-progress';
+import { Command, CommanderError } from 'commander';
+import { type LoadedConfig, loadConfigFile, maskConfig } from '../config/load.js';
+import { startDaemon } from './daemon.js';
+import { assertSchemaVersion, openDb } from './db/open.js';
+import { currentHolder } from './db/run-lock.js';
+import { AppError, ConfigError, describeSafeError, toSafeError, UsageError } from './errors.js';
+import type { CycleOptions, CycleReport } from './inventory/sync-inventory.js';
+import { createLogger, type Logger } from './log.js';
+import { databasePath, openRuntime, storeSummaries } from './runtime.js';
+import { runStandaloneSandbox, sandboxStoreSummaries } from './sandbox/sandbox-mode.js';
+import { AdminClient } from './server/admin-client.js';
+import { emptyStatus, formatStatus, readStatus, type Status } from './status.js';
+
+/** `psnb2b-sync`: thin commands over the runtime. Exit codes: 0 ok, 1 failure, 2 bad usage or config. */
+
+function configFile(opts: { config?: string }): string {
+  return opts.config ?? process.env.SYNC_CONFIG ?? './sync.config.yaml';
+}
+
+function load(cmd: Command): LoadedConfig {
+  return loadConfigFile(configFile(cmd.optsWithGlobals()));
+}
+
+/** Logs of one-shot commands go to stderr so stdout carries only the command's answer. */
+function commandLogger(loaded: LoadedConfig, level?: 'warn' | 'info'): Logger {
+  return createLogger({ level: level ?? 'warn', format: loaded.raw.log.format, stream: process.stderr });
+}
+
+function dbFile(loaded: LoadedConfig): string {
+  return databasePath({ database: loaded.raw.database, baseDir: loaded.baseDir });
+}
+
+function storesOf(loaded: LoadedConfig) {
+  return loaded.raw.sandbox ? sandboxStoreSummaries() : storeSummaries(loaded.raw);
+}
+
+/** The running daemon's admin API, if a live daemon holds this database. */
+function daemonAdmin(loaded: LoadedConfig): AdminClient | null {
+  const file = dbFile(loaded);
+  if (!existsSync(file)) return null;
+  const db = openDb(file, { readonly: true });
+  try {
+    const holder = currentHolder(db);
+    if (!holder?.adminUrl) return null;
+    return new AdminClient(holder.adminUrl, loaded.raw.server.adminToken);
+  } catch {
+    return null;
+  } finally {
+    db.close();
+  }
+}
+
+/** Runs a mutating command through the daemon when one holds the lock, else in-process under the lock. */
+async function mutate(
+  loaded: LoadedConfig,
+  viaDaemon: (admin: AdminClient) => Promise<CycleReport>,
+  inProcess: (opts: CycleOptions) => CycleOptions,
+): Promise<CycleReport> {
+  const admin = daemonAdmin(loaded);
+  if (admin) return viaDaemon(admin);
+  const runtime = await openRuntime(loaded, commandLogger(loaded, 'info'));
+  try {
+    return await runtime.job.run(inProcess({}));
+  } finally {
+    await runtime.close();
+  }
+}
+
+function printReport(r: CycleReport, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    return;
+  }
+  const lines = [
+    `${r.outcome}: ${r.entries} supplier entries, ${r.changes} changed, ${r.supplierCalls} supplier call(s)${r.note ? ` — ${r.note}` : ''}`,
+  ];
+  if (r.error) lines.push(`  error: ${describeSafeError(r.error)}`);
+  for (const s of r.stores) {
+    lines.push(
+      `  ${s.store}: ${s.planned} planned, ${s.acknowledged} acknowledged, ${s.failed} failed, ${s.missing} not in shop, ${s.duplicate} duplicate SKU(s); ${s.calls.writes} write / ${s.calls.reads} read call(s)`,
+    );
+    if (s.error) lines.push(`    error: ${describeSafeError(s.error)}`);
+    for (const p of s.plan ?? [])
+      lines.push(`    ${p.sku}: ${p.previous ?? '(never pushed)'} → ${p.quantity}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+function progressBar(): {
+  update: (store: string, settled: number, total: number) => void;
+  stop: () => void;
+} {
+  if (!process.stderr.isTTY) {
+    let last = 0;
+    return {
+      update(store, settled, total) {
+        if (settled === total || Date.now() - last > 1000) {
+          last = Date.now();
+          process.stderr.write(`${store}: ${settled}/${total}\n`);
+        }
+      },
+      stop() {},
+    };
+  }
+  const bar = new SingleBar({ format: '{store} [{bar}] {value}/{total} SKUs', stream: process.stderr });
+  let started = false;
+  return {
+    update(store, settled, total) {
+      if (!started) bar.start(total, 0, { store });
+      started = true;
+      bar.setTotal(total);
+      bar.update(settled, { store });
+    },
+    stop: () => bar.stop(),
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('psnb2b-sync')
+    .description('Keeps WooCommerce and Shopify shops in step with the PSN:B2B supplier.')
+    .option('-c, --config <file>', 'config file (default: $SYNC_CONFIG or ./sync.config.yaml)')
+    .exitOverride()
+    .showHelpAfterError();
+
+  program
+    .command('run')
+    .description('run the daemon: schedules, admin API, webhooks')
+    .action(async (_o, cmd: Command) => {
+      const loaded = load(cmd);
+      const log = createLogger({ level: loaded.raw.log.level, format: loaded.raw.log.format });
+      const daemon = await startDaemon(loaded, log);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          log.info(`${signal}: finishing the step in flight`, { component: 'daemon' });
+          daemon.stop().then(resolve, resolve);
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      });
+    });
+
+  program
+    .command('sync')
+    .description('pull the inventory and push what changed, now')
+    .option('--dry-run', 'print the plan per store; push nothing')
+    .option('--force', 'push even if the destructive-update guard objects')
+    .option('--json', 'print the report as JSON')
+    .action(async (o: { dryRun?: boolean; force?: boolean; json?: boolean }, cmd: Command) => {
+      const loaded = load(cmd);
+      const opts = { dryRun: o.dryRun === true, force: o.force === true };
+      const report = await mutate(
+        loaded,
+        (admin) => admin.sync(opts),
+        () => opts,
+      );
+      printReport(report, o.json === true);
+      if (report.outcome === 'pull-failed' || report.stores.some((s) => s.failed > 0)) process.exitCode = 1;
+    });
+
+  program
+    .command('resync')
+    .description('push every SKU to every store (or one), repairing drift')
+    .option('--store <name>', 'only this store')
+    .option('--json', 'print the report as JSON')
+    .action(async (o: { store?: string; json?: boolean }, cmd: Command) => {
+      const loaded = load(cmd);
+      const names = storesOf(loaded).map((s) => s.name);
+      if (o.store && !names.includes(o.store)) {
+        throw new UsageError(`--store: no store named "${o.store}" (have: ${names.join(', ')})`);
+      }
+      const bar = progressBar();
+      try {
+        const report = await mutate(
+          loaded,
+          (admin) => admin.resync(o.store, bar.update),
+          () => ({ full: true, ...(o.store && { store: o.store }), onProgress: bar.update }),
+        );
+        bar.stop();
+        printReport(report, o.json === true);
+        if (report.outcome !== 'pushed' || report.stores.some((s) => s.failed > 0)) process.exitCode = 1;
+      } finally {
+        bar.stop();
+      }
+    });
+
+  program
+    .command('status')
+    .description('what the daemon knows: inventory, stores, alerts')
+    .option('--json', 'one JSON object (the documented shape)')
+    .action((o: { json?: boolean }, cmd: Command) => {
+      const loaded = load(cmd);
+      const file = dbFile(loaded);
+      let status: Status;
+      if (!existsSync(file)) status = emptyStatus(storesOf(loaded));
+      else {
+        const db = openDb(file, { readonly: true });
+        try {
+          assertSchemaVersion(db);
+          status = readStatus(db, storesOf(loaded));
+        } finally {
+          db.close();
+        }
+      }
+      process.stdout.write(o.json ? `${JSON.stringify(status, null, 2)}\n` : `${formatStatus(status)}\n`);
+    });
+
+  program
+    .command('config')
+    .description('configuration')
+    .command('check')
+    .description('validate the config and print it with secrets masked')
+    .action((_o, cmd: Command) => {
+      const loaded = load(cmd);
+      process.stdout.write(
+        `# ${loaded.configPath}: valid\n${JSON.stringify(maskConfig(loaded.raw), null, 2)}\n`,
+      );
+    });
+
+  program
+    .command('sandbox')
+    .description('run the sandbox supplier and sandbox shop alone, and print their URLs and keys')
+    .action(async (_o, cmd: Command) => {
+      const loaded = load(cmd);
+      await runStandaloneSandbox(loaded, commandLogger(loaded, 'info'));
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    const usage = e instanceof ConfigError || e instanceof UsageError;
+    const message = e instanceof AppError ? e.message : describeSafeError(toSafeError(e));
+    process.stderr.write(`psnb2b-sync: ${message}\n`);
+    return usage ? 2 : 1;
+  }
+}

@@ -1,0 +1,112 @@
+import cron from 'node-cron';
+import type { LoadedConfig } from '../config/load.js';
+import { HEARTBEAT_MS, heartbeat } from './db/run-lock.js';
+import { ConfigError, describeSafeError, toSafeError } from './errors.js';
+import type { CycleReport } from './inventory/sync-inventory.js';
+import type { Logger } from './log.js';
+import { openRuntime, type Runtime, storeSummaries } from './runtime.js';
+import { adminRoutes } from './server/admin-routes.js';
+import { HttpServer, isLoopback } from './server/http-server.js';
+import { readStatus } from './status.js';
+
+/**
+ * `psnb2b-sync run`: the always-on process. It holds the run lock, serves the admin API and
+ * webhooks, and drives the schedules — each run once at start, never overlapping itself.
+ */
+
+export interface DaemonHandle {
+  runtime: Runtime;
+  url: string;
+  /** Finishes the step in flight, then closes everything. */
+  stop(): Promise<void>;
+}
+
+export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<DaemonHandle> {
+  const { server: serverCfg } = loaded.raw;
+  if (!isLoopback(serverCfg.host) && !serverCfg.adminToken) {
+    throw new ConfigError(
+      'server.adminToken',
+      `is required when server.host (${serverCfg.host}) is not a loopback address`,
+    );
+  }
+  const runtime = await openRuntime(loaded, log);
+  const { db, config, job } = runtime;
+  const http = new HttpServer({
+    host: config.server.host,
+    port: config.server.port,
+    adminToken: config.server.adminToken,
+    log,
+    routes: [
+      {
+        method: 'GET',
+        path: '/healthz',
+        handle: () => ({ status: 200, json: { ok: true, pid: process.pid } }),
+      },
+      ...adminRoutes({
+        job,
+        status: () => readStatus(db, storeSummaries(config)),
+        storeNames: config.storefronts.map((s) => s.name),
+      }),
+    ],
+  });
+  let url: string;
+  try {
+    url = await http.start();
+  } catch (e) {
+    await runtime.close();
+    throw e;
+  }
+  db.prepare('UPDATE run_lock SET admin_url = ? WHERE id = 1 AND pid = ?').run(url, process.pid);
+  log.info(`listening on ${url} (healthz, admin API)`, { component: 'daemon' });
+
+  const logCycle = (r: CycleReport) => {
+    if (r.outcome === 'pushed' && (r.changes > 0 || r.stores.some((s) => s.acknowledged + s.failed > 0))) {
+      const acked = r.stores.reduce((a, s) => a + s.acknowledged, 0);
+      log.info(
+        `inventory: ${r.entries} entries, ${r.changes} changed at the supplier, ${acked} stock updates acknowledged (${r.supplierCalls} supplier calls)`,
+        { component: 'inventory' },
+      );
+    }
+  };
+  const inventoryTick = () => {
+    const run = job.tick();
+    if (!run) {
+      log.debug('inventory run still in flight; tick skipped', { component: 'inventory' });
+      return;
+    }
+    run.then(logCycle, (e) =>
+      log.error(`inventory cycle failed: ${describeSafeError(toSafeError(e))}`, { component: 'inventory' }),
+    );
+  };
+
+  const tasks = [
+    cron.schedule(config.schedule.inventory, inventoryTick, { name: 'inventory', noOverlap: true }),
+  ];
+  const beat = setInterval(() => {
+    if (!heartbeat(db)) {
+      log.error('lost the run lock to another process; stopping', { component: 'daemon' });
+      void handle.stop().then(() => process.exit(1));
+    }
+  }, HEARTBEAT_MS);
+  beat.unref();
+  // node-cron 4 has no run-on-start.
+  inventoryTick();
+
+  let stopping: Promise<void> | null = null;
+  const handle: DaemonHandle = {
+    runtime,
+    url,
+    stop() {
+      stopping ??= (async () => {
+        for (const t of tasks) await t.stop();
+        clearInterval(beat);
+        await job.idle();
+        await http.stop();
+        await runtime.close();
+        log.info('stopped', { component: 'daemon' });
+      })();
+      return stopping;
+    },
+  };
+  return handle;
+}
