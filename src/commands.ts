@@ -6,9 +6,13 @@ import { startDaemon } from './daemon.js';
 import { assertSchemaVersion, openDb } from './db/open.js';
 import { currentHolder } from './db/run-lock.js';
 import { AppError, ConfigError, describeSafeError, toSafeError, UsageError } from './errors.js';
+import { fileClaim } from './fulfillment/claims.js';
+import { catalogView } from './fulfillment/fulfillment-job.js';
+import { formatOrdersListing, ordersListing } from './fulfillment/orders-report.js';
+import { type ResolveAction, resolveIntent } from './fulfillment/resolve-intent.js';
 import type { CycleOptions, CycleReport } from './inventory/sync-inventory.js';
 import { createLogger, type Logger } from './log.js';
-import { databasePath, openRuntime, storeSummaries } from './runtime.js';
+import { databasePath, type Fulfillment, openRuntime, storeSummaries } from './runtime.js';
 import { runStandaloneSandbox, sandboxStoreSummaries } from './sandbox/sandbox-mode.js';
 import { AdminClient } from './server/admin-client.js';
 import { emptyStatus, formatStatus, readStatus, type Status } from './status.js';
@@ -66,6 +70,30 @@ async function mutate(
   } finally {
     await runtime.close();
   }
+}
+
+/** Fulfillment commands: through the daemon when one runs, else in-process under the lock. */
+async function withFulfillment<T>(
+  loaded: LoadedConfig,
+  viaDaemon: (admin: AdminClient) => Promise<T>,
+  inProcess: (f: Fulfillment) => Promise<T>,
+): Promise<T> {
+  const admin = daemonAdmin(loaded);
+  if (admin) return viaDaemon(admin);
+  const runtime = await openRuntime(loaded, commandLogger(loaded));
+  try {
+    if (!runtime.fulfillment) throw new UsageError('fulfillment is off: set codesKey in the config');
+    return await inProcess(runtime.fulfillment);
+  } finally {
+    await runtime.close();
+  }
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write('code (then Enter, Ctrl-D): ');
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').trim();
 }
 
 function printReport(r: CycleReport, json: boolean): void {
@@ -205,6 +233,100 @@ export function buildProgram(): Command {
       }
       process.stdout.write(o.json ? `${JSON.stringify(status, null, 2)}\n` : `${formatStatus(status)}\n`);
     });
+
+  const orders = program
+    .command('orders')
+    .description('purchases parked for an operator, in flight, and lines on hold')
+    .option('--json', 'as JSON')
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      const loaded = load(cmd);
+      const listing = await withFulfillment(
+        loaded,
+        (admin) => admin.orders(),
+        async (f) => ordersListing(f.ctx.db),
+      );
+      process.stdout.write(
+        o.json ? `${JSON.stringify(listing, null, 2)}\n` : `${formatOrdersListing(listing)}\n`,
+      );
+    });
+
+  orders
+    .command('resolve <intentId>')
+    .description('settle a parked purchase intent after checking the supplier for its reference')
+    .option('--supplier-order <id>', 'the supplier did place it: follow this supplier order')
+    .option('--rebuy', 'the supplier did not place it: buy again under a new key')
+    .option('--abandon', 'give up on it; its lines stay on hold for you')
+    .action(
+      async (
+        intentId: string,
+        o: { supplierOrder?: string; rebuy?: boolean; abandon?: boolean },
+        cmd: Command,
+      ) => {
+        const loaded = load(cmd);
+        const chosen = [o.supplierOrder !== undefined, o.rebuy === true, o.abandon === true].filter(
+          Boolean,
+        ).length;
+        if (chosen !== 1)
+          throw new UsageError('orders resolve: give exactly one of --supplier-order ID, --rebuy, --abandon');
+        const action: ResolveAction = o.supplierOrder
+          ? { kind: 'supplier-order', supplierOrderId: o.supplierOrder }
+          : o.rebuy
+            ? { kind: 'rebuy' }
+            : { kind: 'abandon' };
+        const message = await withFulfillment(
+          loaded,
+          (admin) => admin.resolve(intentId, action),
+          (f) => resolveIntent(f.ctx, intentId, action, catalogView(f.ctx)),
+        );
+        process.stdout.write(`${message}\n`);
+      },
+    );
+
+  program
+    .command('claim')
+    .description('file a code-support claim for a delivered code (the code is read from stdin, never argv)')
+    .requiredOption('--store <name>', 'store name')
+    .requiredOption('--order <id>', 'shop order id')
+    .requiredOption('--line <id>', 'shop line item id')
+    .requiredOption('--error-code <code>', 'the PSN error code the buyer saw')
+    .option('--description <text>', 'what happened')
+    .action(
+      async (
+        o: { store: string; order: string; line: string; errorCode: string; description?: string },
+        cmd: Command,
+      ) => {
+        const loaded = load(cmd);
+        const code = await readStdin();
+        const req = {
+          store: o.store,
+          orderId: o.order,
+          lineId: o.line,
+          code,
+          errorCode: o.errorCode,
+          description: o.description,
+        };
+        const outcome = await withFulfillment(
+          loaded,
+          (admin) => admin.claim(req),
+          (f) => fileClaim(f.ctx, req),
+        );
+        switch (outcome.kind) {
+          case 'filed':
+            process.stdout.write(
+              `claim ${outcome.supplierClaimId} filed for ${outcome.masked} (window closes ${outcome.windowClosesAt})\n`,
+            );
+            break;
+          case 'already-filed':
+            process.stdout.write(
+              `a claim for ${outcome.masked} was filed already (${outcome.supplierClaimId ?? 'outcome pending'})\n`,
+            );
+            break;
+          default:
+            process.stderr.write(`psnb2b-sync: claim ${outcome.kind}: ${outcome.reason}\n`);
+            process.exitCode = outcome.kind === 'refused' ? 2 : 1;
+        }
+      },
+    );
 
   program
     .command('config')

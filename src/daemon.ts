@@ -2,12 +2,17 @@ import cron from 'node-cron';
 import type { LoadedConfig } from '../config/load.js';
 import { HEARTBEAT_MS, heartbeat } from './db/run-lock.js';
 import { ConfigError, describeSafeError, toSafeError } from './errors.js';
+import { hasWork } from './fulfillment/fulfillment-job.js';
 import type { CycleReport } from './inventory/sync-inventory.js';
 import type { Logger } from './log.js';
 import { openRuntime, type Runtime, storeSummaries } from './runtime.js';
 import { adminRoutes } from './server/admin-routes.js';
 import { HttpServer, isLoopback } from './server/http-server.js';
+import { webhookRoutes } from './server/webhook-routes.js';
 import { readStatus } from './status.js';
+
+/** How often work in flight is moved on between order polls. */
+const WORKER_TICK_MS = 1_000;
 
 /**
  * `psnb2b-sync run`: the always-on process. It holds the run lock, serves the admin API and
@@ -42,8 +47,17 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
         path: '/healthz',
         handle: () => ({ status: 200, json: { ok: true, pid: process.pid } }),
       },
+      ...(runtime.fulfillment
+        ? webhookRoutes({
+            ctx: runtime.fulfillment.ctx,
+            supplierSecret: config.supplier.webhookSecret,
+            kick: runtime.fulfillment.kick,
+            log,
+          })
+        : []),
       ...adminRoutes({
         job,
+        fulfillment: runtime.fulfillment,
         status: () => readStatus(db, storeSummaries(config)),
         storeNames: config.storefronts.map((s) => s.name),
       }),
@@ -69,7 +83,7 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
     }
   };
   const inventoryTick = () => {
-    const run = job.tick();
+    const run = job.tick({});
     if (!run) {
       log.debug('inventory run still in flight; tick skipped', { component: 'inventory' });
       return;
@@ -82,6 +96,40 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
   const tasks = [
     cron.schedule(config.schedule.inventory, inventoryTick, { name: 'inventory', noOverlap: true }),
   ];
+  const fulfillment = runtime.fulfillment;
+  let worker: NodeJS.Timeout | undefined;
+  if (fulfillment) {
+    const ordersTick = () => {
+      const run = fulfillment.job.tick({ poll: true });
+      run?.catch((e) =>
+        log.error(`fulfillment pass failed: ${describeSafeError(toSafeError(e))}`, {
+          component: 'fulfillment',
+        }),
+      );
+    };
+    tasks.push(cron.schedule(config.schedule.orders, ordersTick, { name: 'orders', noOverlap: true }));
+    // Between polls, work in flight (batch windows, supplier orders, deliveries) moves on promptly.
+    worker = setInterval(() => {
+      if (hasWork(fulfillment.ctx) || fulfillment.pendingIntake() > 0) fulfillment.kick();
+    }, WORKER_TICK_MS);
+    const publicUrl = config.server.publicUrl;
+    if (publicUrl) {
+      for (const store of fulfillment.ctx.stores.values()) {
+        store.orders.ensureWebhooks(publicUrl).then(
+          () =>
+            log.info(`${store.name}: order webhooks registered at ${publicUrl}`, { component: 'webhooks' }),
+          (e) =>
+            log.warn(
+              `${store.name}: webhooks not registered (polling covers it): ${describeSafeError(toSafeError(e))}`,
+              {
+                component: 'webhooks',
+              },
+            ),
+        );
+      }
+    }
+    ordersTick();
+  }
   const beat = setInterval(() => {
     if (!heartbeat(db)) {
       log.error('lost the run lock to another process; stopping', { component: 'daemon' });
@@ -100,7 +148,9 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
       stopping ??= (async () => {
         for (const t of tasks) await t.stop();
         clearInterval(beat);
+        clearInterval(worker);
         await job.idle();
+        await fulfillment?.job.idle();
         await http.stop();
         await runtime.close();
         log.info('stopped', { component: 'daemon' });

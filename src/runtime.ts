@@ -2,22 +2,28 @@ import path from 'node:path';
 import { storefrontFactories } from '../adapters/index.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Config, StorefrontConfig } from '../config/schema.js';
+import { raiseAlert, resolveAlert } from './alerts.js';
 import { type Db, immediate, migrate, openDb } from './db/open.js';
 import { acquireRunLock, releaseRunLock } from './db/run-lock.js';
 import { clearSkuCache, sqliteSkuCache } from './db/sku-cache-table.js';
-import { ConfigError, DatabaseError } from './errors.js';
+import { ConfigError, DatabaseError, describeSafeError, toSafeError } from './errors.js';
+import { CodeVault, parseCodesKey } from './fulfillment/code-vault.js';
+import type { FulfillmentContext } from './fulfillment/fulfillment-context.js';
+import { intakeOne, type PassReport, pollIntake, runPass } from './fulfillment/fulfillment-job.js';
+import { soldNotOrdered } from './fulfillment/fulfillment-ledger.js';
 import { clearCheckpoint } from './inventory/checkpoints.js';
-import { InventoryJob } from './inventory/inventory-job.js';
-import { runInventoryCycle } from './inventory/sync-inventory.js';
+import { type CycleOptions, type CycleReport, runInventoryCycle } from './inventory/sync-inventory.js';
 import type { Logger } from './log.js';
+import { usdToCents } from './money.js';
 import { type SandboxHandle, startSandbox } from './sandbox/sandbox-mode.js';
-import type { Storefront } from './storefront.js';
+import { SerialJob } from './serial-job.js';
+import type { ShopOrders, Storefront } from './storefront.js';
 import { Pacer } from './supplier/pacer.js';
 import { Psnb2bClient } from './supplier/psnb2b-client.js';
 
 /**
  * The composition root shared by the daemon and the in-process CLI commands:
- * config → (sandbox) → database + run lock → supplier client → storefronts → inventory job.
+ * config → (sandbox) → database + run lock → supplier client → storefronts → jobs.
  */
 
 export interface Runtime {
@@ -26,13 +32,27 @@ export interface Runtime {
   log: Logger;
   supplier: Psnb2bClient;
   stores: Storefront[];
-  job: InventoryJob;
+  job: SerialJob<CycleOptions, CycleReport>;
+  /** Null when fulfillment cannot run (no `codesKey`): inventory sync still does. */
+  fulfillment: Fulfillment | null;
   sandbox: SandboxHandle | null;
   close(): Promise<void>;
 }
 
+export interface Fulfillment {
+  ctx: FulfillmentContext;
+  job: SerialJob<{ poll: boolean }, PassReport>;
+  /** Asks for a pass soon; with an order, that order is read again first (a webhook's hint). */
+  kick(intake?: { store: string; orderId: string }): void;
+  /** Orders named by webhooks and not yet read. */
+  pendingIntake(): number;
+}
+
 /** A `missing` SKU is asked about again after this long: the merchant may have added the product. */
 const MISSING_RECHECK_MS = 10 * 60_000;
+/** The live supplier's per-item limit is not documented; the sandbox enforces 1,000. */
+const MAX_QTY_PER_ITEM = 1000;
+export const FULFILLMENT_OFF_ALERT = 'fulfillment-disabled';
 
 /** Resolves the sandbox (if configured) into a runnable config. Starts the sandbox servers. */
 export async function resolveConfig(
@@ -59,7 +79,7 @@ export function storeSummaries(config: Pick<Config, 'storefronts'>): { name: str
 function createStore(cfg: StorefrontConfig, db: Db, log: Logger): Storefront {
   const factory = storefrontFactories[cfg.type];
   if (!factory) throw new ConfigError(`storefronts[${cfg.name}].type`, `"${cfg.type}" is not supported yet`);
-  return factory.create(cfg as never, {
+  return factory.create(cfg, {
     log: log.child({ store: cfg.name }),
     cache: sqliteSkuCache(db, cfg.name),
     missingRecheckMs: MISSING_RECHECK_MS,
@@ -67,16 +87,18 @@ function createStore(cfg: StorefrontConfig, db: Db, log: Logger): Storefront {
   });
 }
 
-export async function openRuntime(
-  loaded: LoadedConfig,
-  log: Logger,
-  opts: { adminUrl?: string | null } = {},
-): Promise<Runtime> {
+function withOrders(stores: readonly Storefront[]): Map<string, Storefront & { orders: ShopOrders }> {
+  const out = new Map<string, Storefront & { orders: ShopOrders }>();
+  for (const s of stores) if (s.orders) out.set(s.name, s as Storefront & { orders: ShopOrders });
+  return out;
+}
+
+export async function openRuntime(loaded: LoadedConfig, log: Logger): Promise<Runtime> {
   const { config, sandbox } = await resolveConfig(loaded, log);
   let db: Db | undefined;
   try {
     db = openDb(databasePath(config));
-    const lock = acquireRunLock(db, opts.adminUrl ?? null);
+    const lock = acquireRunLock(db, null);
     if (!lock.ok) {
       throw new DatabaseError(
         `another psnb2b-sync (pid ${lock.holder.pid} on ${lock.holder.hostname}) holds ${databasePath(config)}`,
@@ -88,12 +110,12 @@ export async function openRuntime(
       });
     }
     migrate(db);
-    const openDbHandle = db;
+    const handle = db;
     // The sandbox shop starts empty on every start: what it acknowledged before is gone.
     for (const store of sandbox?.freshStores ?? []) {
-      immediate(openDbHandle, () => {
-        clearCheckpoint(openDbHandle, store);
-        clearSkuCache(openDbHandle, store);
+      immediate(handle, () => {
+        clearCheckpoint(handle, store);
+        clearSkuCache(handle, store);
       });
     }
     const pacer = new Pacer({
@@ -104,12 +126,16 @@ export async function openRuntime(
       config: config.supplier,
       pacer,
       logger: log.child({ component: 'supplier' }),
+      onServerDate: watchClockSkew(handle, 'supplier'),
     });
-    const stores = config.storefronts.map((s) => createStore(s, openDbHandle, log));
-    const job = new InventoryJob((cycleOpts) =>
-      runInventoryCycle(
+    const stores = config.storefronts.map((s) => createStore(s, handle, log));
+    const fulfillment = buildFulfillment(config, handle, supplier, stores, log);
+    const job = new SerialJob<CycleOptions, CycleReport>(async (cycleOpts) => {
+      // Orders are taken in right before every push, so a push never overwrites a sale the shop counted.
+      if (fulfillment && !cycleOpts.dryRun) await pollIntake(fulfillment.ctx);
+      return runInventoryCycle(
         {
-          db: openDbHandle,
+          db: handle,
           supplier,
           supplierCalls: () => supplier.stats.calls,
           stores,
@@ -120,11 +146,12 @@ export async function openRuntime(
             allocation: config.catalog.allocation,
             guard: config.catalog.guard,
           },
+          soldNotOrdered: () => soldNotOrdered(handle),
           log,
         },
         cycleOpts,
-      ),
-    );
+      );
+    });
     return {
       config,
       db,
@@ -132,12 +159,14 @@ export async function openRuntime(
       supplier,
       stores,
       job,
+      fulfillment,
       sandbox,
       async close() {
         await job.idle();
+        await fulfillment?.job.idle();
         await Promise.allSettled(stores.map((s) => s.close()));
-        releaseRunLock(openDbHandle);
-        openDbHandle.close();
+        releaseRunLock(handle);
+        handle.close();
         await sandbox?.stop();
       },
     };
@@ -146,4 +175,88 @@ export async function openRuntime(
     await sandbox?.stop();
     throw e;
   }
+}
+
+function buildFulfillment(
+  config: Config,
+  db: Db,
+  supplier: Psnb2bClient,
+  stores: readonly Storefront[],
+  log: Logger,
+): Runtime['fulfillment'] {
+  const shops = withOrders(stores);
+  if (shops.size === 0) return null;
+  if (!config.codesKey) {
+    // Without the key no code can be stored safely; stock sync goes on, and status says why.
+    raiseAlert(
+      db,
+      FULFILLMENT_OFF_ALERT,
+      '',
+      'codesKey is not set: orders are not fulfilled (stock sync runs)',
+    );
+    log.warn('codesKey is not set: order fulfillment is off; inventory sync runs', { component: 'runtime' });
+    return null;
+  }
+  const vault = new CodeVault(parseCodesKey(config.codesKey));
+  vault.verifyAgainst(db);
+  resolveAlert(db, FULFILLMENT_OFF_ALERT, '');
+  const ctx: FulfillmentContext = {
+    db,
+    supplier,
+    stores: shops,
+    vault,
+    mapping: { template: config.catalog.skuTemplate, overrides: config.catalog.skuOverrides },
+    settings: {
+      batchWindowMs: config.fulfillment.batchWindowSeconds * 1000,
+      minBalanceCents: usdToCents(config.fulfillment.minBalanceUsd, 'fulfillment.minBalanceUsd'),
+      maxWaitMs: config.fulfillment.maxWaitMinutes * 60_000,
+      honoursIdempotencyKeys: config.supplier.honoursIdempotencyKeys,
+      maxQtyPerItem: MAX_QTY_PER_ITEM,
+    },
+    log,
+    now: Date.now,
+  };
+  const queue = new Map<string, { store: string; orderId: string }>();
+  const job = new SerialJob(async (opts: { poll: boolean }) => {
+    for (const [key, hint] of [...queue]) {
+      queue.delete(key);
+      try {
+        await intakeOne(ctx, hint.store, hint.orderId);
+      } catch (e) {
+        // Polling picks the order up anyway.
+        log.warn(
+          `${hint.store}: webhook order ${hint.orderId} not read: ${describeSafeError(toSafeError(e))}`,
+          {
+            component: 'fulfillment',
+          },
+        );
+      }
+    }
+    return runPass(ctx, opts);
+  });
+  return {
+    ctx,
+    job,
+    kick(intake) {
+      if (intake) queue.set(`${intake.store}\u0000${intake.orderId}`, intake);
+      void job
+        .tick({ poll: false })
+        ?.catch((e) => log.error(`fulfillment pass failed: ${describeSafeError(toSafeError(e))}`));
+    },
+    pendingIntake: () => queue.size,
+  };
+}
+
+/** Clock skew against a peer over 5 minutes is an alert (WooCommerce OAuth fails beyond 15). */
+export function watchClockSkew(db: Db, peer: string): (serverDate: Date) => void {
+  let last = 0;
+  return (serverDate) => {
+    const now = Date.now();
+    if (now - last < 60_000) return;
+    last = now;
+    const skew = serverDate.getTime() - now;
+    if (Math.abs(skew) > 5 * 60_000) {
+      raiseAlert(db, 'clock-skew', peer, `${peer}'s clock differs from ours by ${Math.round(skew / 1000)} s`);
+    } else resolveAlert(db, 'clock-skew', peer);
+  };
 }

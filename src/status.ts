@@ -2,9 +2,10 @@ import { openAlerts } from './alerts.js';
 import type { Db } from './db/open.js';
 import { currentHolder } from './db/run-lock.js';
 import { skuCounts } from './db/sku-cache-table.js';
+import { type OrdersStatus, ordersStatus } from './fulfillment/orders-report.js';
 
 /** The `status --json` object (shape fixed in design-notes: other tools read it). */
-export interface Status {
+export interface Status extends OrdersStatus {
   inventory: { lastRunAt: string | null; entries: number; lastChanges: number; lastOutcome: string | null };
   storefronts: {
     name: string;
@@ -35,6 +36,17 @@ export function emptyStatus(stores: readonly { name: string; type: string }[]): 
     })),
     alerts: [],
     daemon: { running: false, pid: null, heartbeatAt: null },
+    orders: {
+      received: 0,
+      inFlight: 0,
+      delivered: 0,
+      parked: 0,
+      onHold: 0,
+      pooledCodes: 0,
+      oldestWaitingSeconds: 0,
+    },
+    balance: { usd: null, at: null },
+    claims: { open: 0, closingWithin24h: 0 },
   };
 }
 
@@ -92,6 +104,7 @@ export function readStatus(db: Db, stores: readonly { name: string; type: string
       pid: holder?.pid ?? null,
       heartbeatAt: iso(holder?.heartbeatAt),
     },
+    ...ordersStatus(db),
   };
 }
 
@@ -104,6 +117,9 @@ export function formatStatus(s: Status): string {
       (f) =>
         `  ${f.name} (${f.type}): ${f.skus} SKUs matched, ${f.unmatched} unmatched, ${f.missing} not in shop; last ack ${f.lastAckAt ?? 'never'}${f.lastError ? `; last error: ${f.lastError}` : ''}`,
     ),
+    `orders:    ${s.orders.received} line(s) received, ${s.orders.inFlight} in flight, ${s.orders.delivered} delivered, ${s.orders.onHold} on hold, ${s.orders.parked} parked intent(s), ${s.orders.pooledCodes} pooled code(s); oldest waiting ${s.orders.oldestWaitingSeconds} s`,
+    `balance:   ${s.balance.usd === null ? 'unknown' : `${s.balance.usd} USD at ${s.balance.at}`}`,
+    `claims:    ${s.claims.open} open; ${s.claims.closingWithin24h} delivered code(s) whose claim window closes within 24 h`,
     `alerts:    ${s.alerts.length === 0 ? 'none' : ''}`,
     ...s.alerts.map((a) => `  [${a.kind}${a.subject ? ` ${a.subject}` : ''}] since ${a.since}: ${a.detail}`),
   ];

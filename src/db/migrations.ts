@@ -84,6 +84,115 @@ export const MIGRATIONS: readonly string[] = [
     until_ms INTEGER NOT NULL
   ) STRICT;
   `,
+  // 2: fulfillment — the money path. Every row is a recovery point; see src/fulfillment/recovery-points.ts.
+  `
+  CREATE TABLE shop_lines (
+    id           INTEGER PRIMARY KEY,
+    store        TEXT NOT NULL,
+    order_id     TEXT NOT NULL,
+    line_id      TEXT NOT NULL,
+    order_number TEXT NOT NULL,
+    sku          TEXT NOT NULL,
+    entry_key    TEXT NOT NULL,
+    units        INTEGER NOT NULL CHECK (units >= 0),
+    state        TEXT NOT NULL,
+    hold_reason  TEXT,
+    received_at  INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    delivered_at INTEGER,
+    UNIQUE (store, order_id, line_id)
+  ) STRICT;
+  CREATE INDEX shop_lines_state ON shop_lines (state);
+
+  CREATE TABLE purchase_intents (
+    id                TEXT PRIMARY KEY,
+    idempotency_key   TEXT NOT NULL UNIQUE,
+    state             TEXT NOT NULL,
+    items             TEXT NOT NULL,
+    total_cents       INTEGER NOT NULL,
+    supplier_order_id TEXT UNIQUE,
+    supplier_status   TEXT,
+    supplier_delivered_at INTEGER,
+    superseded_by     TEXT,
+    attempts          INTEGER NOT NULL DEFAULT 0,
+    sent_at           INTEGER,
+    balance_before_cents INTEGER,
+    balance_after_cents  INTEGER,
+    last_error        TEXT,
+    next_check_at     INTEGER NOT NULL DEFAULT 0,
+    created_at        INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX purchase_intents_state ON purchase_intents (state);
+
+  CREATE TABLE intent_lines (
+    intent_id TEXT NOT NULL REFERENCES purchase_intents (id),
+    line      INTEGER NOT NULL REFERENCES shop_lines (id),
+    entry_key TEXT NOT NULL,
+    units     INTEGER NOT NULL CHECK (units > 0),
+    PRIMARY KEY (intent_id, line)
+  ) STRICT;
+
+  CREATE TABLE codes (
+    id                INTEGER PRIMARY KEY,
+    intent_id         TEXT NOT NULL REFERENCES purchase_intents (id),
+    supplier_order_id TEXT NOT NULL,
+    entry_key         TEXT NOT NULL,
+    currency          TEXT NOT NULL,
+    serial            TEXT,
+    code_enc          BLOB NOT NULL,
+    code_hash         TEXT NOT NULL UNIQUE,
+    masked            TEXT NOT NULL,
+    line              INTEGER REFERENCES shop_lines (id),
+    unit_index        INTEGER,
+    delivery_id       TEXT,
+    delivered_at      INTEGER,
+    stored_at         INTEGER NOT NULL,
+    UNIQUE (line, unit_index)
+  ) STRICT;
+  CREATE INDEX codes_pool ON codes (entry_key) WHERE line IS NULL;
+
+  CREATE TABLE deliveries (
+    id          TEXT PRIMARY KEY,
+    store       TEXT NOT NULL,
+    order_id    TEXT NOT NULL,
+    step        INTEGER NOT NULL DEFAULT 0,
+    completes   INTEGER NOT NULL,
+    state       TEXT NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    next_try_at INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    created_at  INTEGER NOT NULL,
+    done_at     INTEGER
+  ) STRICT;
+
+  CREATE TABLE webhook_events (
+    source      TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    subject     TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (source, event_id)
+  ) STRICT;
+
+  CREATE TABLE intake_cursors (
+    store  TEXT PRIMARY KEY,
+    cursor TEXT NOT NULL
+  ) STRICT;
+
+  CREATE TABLE claims (
+    id                TEXT PRIMARY KEY,
+    idempotency_key   TEXT NOT NULL UNIQUE,
+    code_id           INTEGER NOT NULL UNIQUE REFERENCES codes (id),
+    supplier_order_id TEXT NOT NULL,
+    error_code        TEXT NOT NULL,
+    description       TEXT,
+    state             TEXT NOT NULL,
+    supplier_claim_id TEXT,
+    window_closes_at  INTEGER NOT NULL,
+    last_error        TEXT,
+    created_at        INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,3 +1,7 @@
+import { UsageError } from '../errors.js';
+import type { ClaimOutcome, ClaimRequest } from '../fulfillment/claims.js';
+import type { OrdersListing } from '../fulfillment/orders-report.js';
+import type { ResolveAction } from '../fulfillment/resolve-intent.js';
 import type { CycleReport } from '../inventory/sync-inventory.js';
 import type { Status } from '../status.js';
 
@@ -26,6 +30,7 @@ export class AdminClient {
       } catch {
         // not JSON: keep the text
       }
+      if (res.status === 400) throw new UsageError(msg.slice(0, 500));
       throw new Error(`daemon admin API ${method} ${path}: HTTP ${res.status}: ${msg.slice(0, 200)}`);
     }
     return res;
@@ -33,6 +38,22 @@ export class AdminClient {
 
   async status(): Promise<Status> {
     return (await (await this.request('GET', '/admin/status')).json()) as Status;
+  }
+
+  async orders(): Promise<OrdersListing> {
+    return (await (await this.request('GET', '/admin/orders')).json()) as OrdersListing;
+  }
+
+  async resolve(intentId: string, action: ResolveAction): Promise<string> {
+    return (
+      (await (await this.request('POST', '/admin/orders/resolve', { intentId, action })).json()) as {
+        message: string;
+      }
+    ).message;
+  }
+
+  async claim(req: ClaimRequest): Promise<ClaimOutcome> {
+    return (await (await this.request('POST', '/admin/claim', req)).json()) as ClaimOutcome;
   }
 
   async sync(opts: { dryRun?: boolean; force?: boolean }): Promise<CycleReport> {

@@ -1,5 +1,11 @@
 import { toSafeError } from '../errors.js';
-import type { InventoryJob } from '../inventory/inventory-job.js';
+import { type ClaimRequest, fileClaim } from '../fulfillment/claims.js';
+import { catalogView } from '../fulfillment/fulfillment-job.js';
+import { ordersListing } from '../fulfillment/orders-report.js';
+import { type ResolveAction, resolveIntent } from '../fulfillment/resolve-intent.js';
+import type { CycleOptions, CycleReport } from '../inventory/sync-inventory.js';
+import type { Fulfillment } from '../runtime.js';
+import type { SerialJob } from '../serial-job.js';
 import type { Status } from '../status.js';
 import { type HttpReply, jsonBody, type Route } from './http-server.js';
 
@@ -9,13 +15,59 @@ import { type HttpReply, jsonBody, type Route } from './http-server.js';
  */
 
 export interface AdminDeps {
-  job: InventoryJob;
+  job: SerialJob<CycleOptions, CycleReport>;
+  /** Null when fulfillment is off (no codesKey). */
+  fulfillment: Fulfillment | null;
   status: () => Status;
   storeNames: readonly string[];
 }
 
+const fulfillmentOff: HttpReply = {
+  status: 409,
+  json: { error: 'fulfillment is off (codesKey is not set)' },
+};
+
 export function adminRoutes(deps: AdminDeps): Route[] {
+  const f = deps.fulfillment;
   return [
+    {
+      method: 'GET',
+      path: '/admin/orders',
+      admin: true,
+      handle: () => (f ? { status: 200, json: ordersListing(f.ctx.db) } : fulfillmentOff),
+    },
+    {
+      method: 'POST',
+      path: '/admin/orders/resolve',
+      admin: true,
+      handle: async (req): Promise<HttpReply> => {
+        if (!f) return fulfillmentOff;
+        const parsed = jsonBody(req);
+        if (!parsed.ok) return parsed.reply;
+        const { intentId, action } = parsed.body as { intentId?: unknown; action?: ResolveAction };
+        if (typeof intentId !== 'string' || !action || typeof action !== 'object') {
+          return { status: 400, json: { error: 'body needs intentId and action' } };
+        }
+        // Between passes, so an operator's decision never races the pipeline.
+        const message = await f.job
+          .run({ poll: false })
+          .then(() => resolveIntent(f.ctx, intentId, action, catalogView(f.ctx)));
+        f.kick();
+        return { status: 200, json: { message } };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/admin/claim',
+      admin: true,
+      handle: async (req): Promise<HttpReply> => {
+        if (!f) return fulfillmentOff;
+        const parsed = jsonBody(req);
+        if (!parsed.ok) return parsed.reply;
+        const outcome = await fileClaim(f.ctx, parsed.body as unknown as ClaimRequest);
+        return { status: 200, json: outcome };
+      },
+    },
     {
       method: 'GET',
       path: '/admin/status',

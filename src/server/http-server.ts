@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { toSafeError } from '../errors.js';
+import { AppError, toSafeError } from '../errors.js';
 import type { Logger } from '../log.js';
 
 /**
@@ -75,9 +75,11 @@ export class HttpServer {
   async start(): Promise<string> {
     const server = http.createServer((req, res) => {
       this.dispatch(req, res).catch((e) => {
-        this.opts.log.error('http handler failed', { component: 'http', error: toSafeError(e) });
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: 'internal error' }));
+        // A caller's mistake (unknown intent, bad flag) is answered with its message; anything else is ours.
+        const usage = e instanceof AppError && (e.kind === 'usage' || e.kind === 'config');
+        if (!usage) this.opts.log.error('http handler failed', { component: 'http', error: toSafeError(e) });
+        if (!res.headersSent) res.writeHead(usage ? 400 : 500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: usage ? (e as AppError).message : 'internal error' }));
       });
     });
     server.keepAliveTimeout = 5_000;

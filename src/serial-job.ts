@@ -1,29 +1,27 @@
-import type { CycleOptions, CycleReport } from './sync-inventory.js';
-
 /**
- * Serialises inventory cycles: the schedule never overlaps a run with itself (a tick that
- * finds one running is skipped), while a manual `sync`/`resync` waits its turn.
+ * Serialises the runs of one job (inventory sync, fulfillment): a scheduled tick that finds
+ * a run in flight is skipped, so the job never overlaps itself, while a manual run waits its turn.
  */
-export class InventoryJob {
-  private running: Promise<CycleReport> | null = null;
+export class SerialJob<Options, Result> {
+  private running: Promise<Result> | null = null;
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly cycle: (opts: CycleOptions) => Promise<CycleReport>) {}
+  constructor(private readonly body: (opts: Options) => Promise<Result>) {}
 
   get busy(): boolean {
     return this.running !== null;
   }
 
   /** Scheduled tick: skipped (null) while a run is in flight. */
-  tick(): Promise<CycleReport> | null {
+  tick(opts: Options): Promise<Result> | null {
     if (this.running) return null;
-    return this.run({});
+    return this.run(opts);
   }
 
   /** Manual run: queued behind whatever is in flight. */
-  run(opts: CycleOptions): Promise<CycleReport> {
+  run(opts: Options): Promise<Result> {
     const next = this.queue.then(() => {
-      this.running = this.cycle(opts);
+      this.running = this.body(opts);
       return this.running.finally(() => {
         this.running = null;
       });

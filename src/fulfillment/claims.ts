@@ -1,0 +1,135 @@
+import { randomUUID } from 'node:crypto';
+import { immediate } from '../db/open.js';
+import { describeSafeError, toSafeError, UsageError } from '../errors.js';
+import { maskCode } from '../redact.js';
+import type { FulfillmentContext } from './fulfillment-context.js';
+import { getLine } from './fulfillment-ledger.js';
+
+/**
+ * Code-support claims: within 7 days (168 h) of the supplier's own delivery time, less a
+ * safety margin, a code delivered to a shop line can be claimed. Outside the window the claim
+ * is refused here, clearly, before anything is sent.
+ */
+
+export const CLAIM_WINDOW_MS = 168 * 3_600_000;
+/** Claims are refused this long before the supplier's window closes (clock skew, slow answers). */
+export const CLAIM_MARGIN_MS = 30 * 60_000;
+
+export interface ClaimRequest {
+  store: string;
+  orderId: string;
+  lineId: string;
+  code: string;
+  errorCode: string;
+  description?: string | undefined;
+}
+
+export type ClaimOutcome =
+  | { kind: 'filed'; claimId: string; supplierClaimId: string; windowClosesAt: string; masked: string }
+  | { kind: 'already-filed'; claimId: string; supplierClaimId: string | null; masked: string }
+  | { kind: 'refused'; reason: string }
+  | { kind: 'failed'; reason: string };
+
+export async function fileClaim(ctx: FulfillmentContext, req: ClaimRequest): Promise<ClaimOutcome> {
+  const { db } = ctx;
+  const code = req.code.trim();
+  if (!code) throw new UsageError('no code on stdin');
+  if (!/^[A-Za-z0-9-]{3,64}$/.test(req.errorCode))
+    throw new UsageError('--error-code: letters, digits and - only');
+  const line = getLine(db, req.store, req.orderId, req.lineId);
+  if (!line)
+    return {
+      kind: 'refused',
+      reason: `no line ${req.lineId} of order ${req.orderId} in ${req.store} was ours`,
+    };
+  const row = db
+    .prepare(
+      `SELECT c.id, c.supplier_order_id AS supplierOrderId, c.delivered_at AS deliveredAt, pi.supplier_delivered_at AS supplierDeliveredAt
+       FROM codes c JOIN purchase_intents pi ON pi.id = c.intent_id WHERE c.code_hash = ? AND c.line = ?`,
+    )
+    .get(ctx.vault.hash(code), line.id) as
+    | { id: number; supplierOrderId: string; deliveredAt: number | null; supplierDeliveredAt: number | null }
+    | undefined;
+  const masked = maskCode(code);
+  if (!row?.deliveredAt) return { kind: 'refused', reason: `code ${masked} was not delivered to that line` };
+  const from = row.supplierDeliveredAt ?? row.deliveredAt;
+  const closesAt = from + CLAIM_WINDOW_MS - CLAIM_MARGIN_MS;
+  const existing = db
+    .prepare(
+      'SELECT id, idempotency_key AS key, state, supplier_claim_id AS supplierClaimId FROM claims WHERE code_id = ?',
+    )
+    .get(row.id) as { id: string; key: string; state: string; supplierClaimId: string | null } | undefined;
+  if (existing && existing.state !== 'failed') {
+    return { kind: 'already-filed', claimId: existing.id, supplierClaimId: existing.supplierClaimId, masked };
+  }
+  if (ctx.now() > closesAt) {
+    return {
+      kind: 'refused',
+      reason: `the 7-day claim window for ${masked} closed at ${new Date(closesAt).toISOString()} (delivered by the supplier ${new Date(from).toISOString()})`,
+    };
+  }
+  const claim = existing ?? { id: randomUUID(), key: randomUUID() };
+  immediate(db, () =>
+    db
+      .prepare(
+        `INSERT INTO claims (id, idempotency_key, code_id, supplier_order_id, error_code, description, state, window_closes_at, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'sending', ?, ?)
+         ON CONFLICT (id) DO UPDATE SET state = 'sending', error_code = excluded.error_code, description = excluded.description`,
+      )
+      .run(
+        claim.id,
+        claim.key,
+        row.id,
+        row.supplierOrderId,
+        req.errorCode,
+        req.description ?? null,
+        closesAt,
+        ctx.now(),
+      ),
+  );
+  const result = await ctx.supplier.createClaim(
+    {
+      orderId: row.supplierOrderId,
+      code,
+      errorCode: req.errorCode,
+      ...(req.description && { description: req.description }),
+    },
+    { idempotencyKey: claim.key },
+  );
+  const set = (state: string, supplierClaimId: string | null, error: unknown) =>
+    immediate(db, () =>
+      db
+        .prepare('UPDATE claims SET state = ?, supplier_claim_id = ?, last_error = ? WHERE id = ?')
+        .run(state, supplierClaimId, error ? JSON.stringify(toSafeError(error)) : null, claim.id),
+    );
+  switch (result.kind) {
+    case 'created':
+      set('open', result.claim.id, null);
+      return {
+        kind: 'filed',
+        claimId: claim.id,
+        supplierClaimId: result.claim.id,
+        windowClosesAt: new Date(closesAt).toISOString(),
+        masked,
+      };
+    case 'rejected':
+      set('failed', null, result.error);
+      return {
+        kind: 'failed',
+        reason: `the supplier refused the claim: ${describeSafeError(toSafeError(result.error))}`,
+      };
+    case 'not-sent':
+      set('failed', null, result.error);
+      return {
+        kind: 'failed',
+        reason: `the supplier could not be reached (nothing was filed): ${describeSafeError(toSafeError(result.error))}`,
+      };
+    case 'unknown':
+      // Kept as `sending`: the same key goes again on the next try, so it is never filed twice where keys are honoured.
+      set('unknown', null, result.error);
+      return {
+        kind: 'failed',
+        reason: `the outcome is unknown (${describeSafeError(toSafeError(result.error))}); check with the supplier before filing again`,
+      };
+  }
+}

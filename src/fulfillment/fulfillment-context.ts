@@ -1,0 +1,27 @@
+import type { Db } from '../db/open.js';
+import type { Logger } from '../log.js';
+import type { SkuMapping } from '../sku.js';
+import type { ShopOrders, Storefront } from '../storefront.js';
+import type { SupplierApi } from '../supplier/psnb2b-client.js';
+import type { CodeVault } from './code-vault.js';
+
+/** What every phase of the money path works with. */
+export interface FulfillmentContext {
+  db: Db;
+  supplier: SupplierApi;
+  stores: ReadonlyMap<string, Storefront & { orders: ShopOrders }>;
+  vault: CodeVault;
+  mapping: SkuMapping;
+  settings: {
+    batchWindowMs: number;
+    minBalanceCents: number;
+    maxWaitMs: number;
+    honoursIdempotencyKeys: boolean;
+    /** The supplier's per-item quantity limit for one order. */
+    maxQtyPerItem: number;
+  };
+  log: Logger;
+  now: () => number;
+}
+
+export const LOG = { component: 'fulfillment' } as const;

@@ -1,0 +1,192 @@
+import { raiseAlert, resolveAlert } from '../alerts.js';
+import { getKv, immediate } from '../db/open.js';
+import { describeSafeError, toSafeError } from '../errors.js';
+import { loadSnapshot } from '../inventory/snapshot-store.js';
+import { entryKey } from '../sku.js';
+import { runDeliveries, startDeliveries } from './delivering.js';
+import { type FulfillmentContext, LOG } from './fulfillment-context.js';
+import { type LineRow, linesInState, setLine, unitsNeeded } from './fulfillment-ledger.js';
+import { takeInOrder } from './intake.js';
+import {
+  BALANCE_KV,
+  type CatalogView,
+  purchase,
+  readBalance,
+  releaseLines,
+  resumeIntents,
+} from './purchasing.js';
+import { HOLD_NOTES } from './recovery-points.js';
+import { followOrders } from './supplier-follow.js';
+
+/**
+ * One pass of the money path, in order: intake → holds released/placed → buy → resume intents
+ * → follow supplier orders → deliver. Passes never overlap; anything a pass leaves unfinished
+ * is a row at a named recovery point that the next pass (or the next process) resumes.
+ */
+
+/** Intake cursors go back this far behind the newest shop timestamp seen (clock skew, slow writes). */
+const CURSOR_OVERLAP_MS = 2 * 60_000;
+const BALANCE_RECHECK_MS = 30_000;
+
+export interface PassReport {
+  intake: number;
+  intents: number;
+  stored: number;
+  delivered: number;
+}
+
+export function catalogView(ctx: Pick<FulfillmentContext, 'db'>): CatalogView {
+  const rows = loadSnapshot(ctx.db);
+  return {
+    qty: new Map(rows.filter((r) => r.listed).map((r) => [entryKey(r), r.qty])),
+    priceCents: new Map(rows.map((r) => [entryKey(r), r.priceCents])),
+    currency: new Map(rows.map((r) => [entryKey(r), r.currency])),
+  };
+}
+
+function knownEntries(ctx: FulfillmentContext): () => ReadonlySet<string> {
+  return () => new Set(catalogView(ctx).qty.keys());
+}
+
+/** Polls every store for orders changed since its cursor (the shop's own time, minus an overlap). */
+export async function pollIntake(ctx: FulfillmentContext): Promise<number> {
+  let n = 0;
+  for (const [name, store] of ctx.stores) {
+    const row = ctx.db.prepare('SELECT cursor FROM intake_cursors WHERE store = ?').get(name) as
+      | { cursor: string }
+      | undefined;
+    const since = row ? new Date(Date.parse(row.cursor) - CURSOR_OVERLAP_MS).toISOString() : null;
+    try {
+      const { orders, latest } = await store.orders.listChangedOrders(since);
+      for (const order of orders) n += takeInOrder(intakeCtx(ctx), name, order).newLines;
+      if (latest) {
+        ctx.db
+          .prepare(
+            'INSERT INTO intake_cursors (store, cursor) VALUES (?, ?) ON CONFLICT (store) DO UPDATE SET cursor = excluded.cursor',
+          )
+          .run(name, latest);
+      }
+      resolveAlert(ctx.db, 'intake', name, ctx.now());
+    } catch (e) {
+      const safe = toSafeError(e);
+      raiseAlert(ctx.db, 'intake', name, `cannot read orders: ${describeSafeError(safe)}`, ctx.now());
+      ctx.log.warn(`${name}: order intake failed: ${describeSafeError(safe)}`, { ...LOG, store: name });
+    }
+  }
+  return n;
+}
+
+function intakeCtx(ctx: FulfillmentContext) {
+  return { db: ctx.db, mapping: ctx.mapping, knownEntries: knownEntries(ctx), log: ctx.log, now: ctx.now };
+}
+
+/** A webhook said this order changed: read it and take it in. */
+export async function intakeOne(ctx: FulfillmentContext, storeName: string, orderId: string): Promise<void> {
+  const store = ctx.stores.get(storeName);
+  if (!store) return;
+  const order = await store.orders.getOrder(orderId);
+  if (order) takeInOrder(intakeCtx(ctx), storeName, order);
+}
+
+/** Our holds end by themselves when their cause is gone. */
+async function releaseHolds(ctx: FulfillmentContext, catalog: CatalogView): Promise<void> {
+  const held = linesInState(ctx.db, 'held');
+  if (held.length === 0) return;
+  const release: LineRow[] = [];
+  for (const l of held) {
+    if (l.holdReason === 'out-of-stock' && (catalog.qty.get(l.entryKey) ?? 0) > 0) release.push(l);
+    if (l.holdReason === 'unknown-entry' && catalog.qty.has(l.entryKey)) {
+      release.push(l);
+      resolveAlert(ctx.db, 'unknown-entry', `${l.store}/${l.orderNumber}/${l.lineId}`, ctx.now());
+    }
+  }
+  const forBalance = held.filter((l) => l.holdReason === 'balance' || l.holdReason === 'min-balance');
+  if (forBalance.length) {
+    const last = getKv(ctx.db, BALANCE_KV);
+    const at = last ? (JSON.parse(last) as { at: number }).at : 0;
+    if (ctx.now() - at >= BALANCE_RECHECK_MS) {
+      const needCents = forBalance.reduce(
+        (s, l) => s + unitsNeeded(ctx.db, l) * (catalog.priceCents.get(l.entryKey) ?? 0),
+        0,
+      );
+      const balance = await readBalance(ctx);
+      if (balance - needCents >= ctx.settings.minBalanceCents) {
+        release.push(...forBalance);
+        resolveAlert(ctx.db, 'balance', '', ctx.now());
+        resolveAlert(ctx.db, 'min-balance', '', ctx.now());
+        ctx.log.info(`supplier balance is back: ${forBalance.length} held line(s) released`, LOG);
+      }
+    }
+  }
+  if (release.length) await releaseLines(ctx, release);
+}
+
+/** Nobody waits forever: past maxWait a line gets our hold with a note to the buyer, and an alert. */
+async function enforceMaxWait(ctx: FulfillmentContext): Promise<void> {
+  const cutoff = ctx.now() - ctx.settings.maxWaitMs;
+  const late = linesInState(ctx.db, 'open', 'held').filter(
+    (l) => l.receivedAt < cutoff && l.holdReason !== 'max-wait',
+  );
+  const orders = new Map<string, LineRow>();
+  for (const l of late) if (!l.holdReason) orders.set(`${l.store}\u0000${l.orderId}`, l);
+  for (const l of orders.values()) {
+    immediate(ctx.db, () => {
+      for (const x of late)
+        if (x.store === l.store && x.orderId === l.orderId && !x.holdReason) {
+          setLine(ctx.db, x.id, { holdReason: 'max-wait' }, ctx.now());
+        }
+      raiseAlert(
+        ctx.db,
+        'max-wait',
+        `${l.store}/${l.orderId}`,
+        `order ${l.orderNumber} in ${l.store} has waited over ${Math.round(ctx.settings.maxWaitMs / 60_000)} minutes for its codes`,
+        ctx.now(),
+      );
+    });
+    try {
+      await ctx.stores.get(l.store)?.orders.hold(l.orderId, HOLD_NOTES['max-wait'] as string);
+    } catch (e) {
+      ctx.log.warn(`could not hold order ${l.orderNumber}: ${describeSafeError(toSafeError(e))}`, LOG);
+    }
+  }
+}
+
+export async function runPass(ctx: FulfillmentContext, opts: { poll: boolean }): Promise<PassReport> {
+  const report: PassReport = { intake: 0, intents: 0, stored: 0, delivered: 0 };
+  if (opts.poll) report.intake = await pollIntake(ctx);
+  const catalog = catalogView(ctx);
+  const phase = async (name: string, fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (e) {
+      // One phase failing (a shop down, the supplier unreachable) does not stop the others.
+      ctx.log.warn(`fulfillment ${name}: ${describeSafeError(toSafeError(e))}`, LOG);
+    }
+  };
+  await phase('holds', () => releaseHolds(ctx, catalog));
+  await phase('max-wait', () => enforceMaxWait(ctx));
+  await phase('resume', () => resumeIntents(ctx, catalog));
+  await phase('purchase', async () => {
+    report.intents = (await purchase(ctx, catalog)).intents;
+  });
+  await phase('follow', async () => {
+    report.stored = (await followOrders(ctx, catalog)).stored;
+  });
+  await phase('deliver', async () => {
+    await startDeliveries(ctx, knownEntries(ctx));
+    report.delivered = (await runDeliveries(ctx)).done;
+  });
+  return report;
+}
+
+/** Whether anything is in flight that a prompt next pass would move on. */
+export function hasWork(ctx: Pick<FulfillmentContext, 'db'>): boolean {
+  const row = ctx.db
+    .prepare(
+      `SELECT (SELECT COUNT(*) FROM shop_lines WHERE state = 'open')
+            + (SELECT COUNT(*) FROM purchase_intents WHERE state IN ('created', 'sending', 'ordered'))
+            + (SELECT COUNT(*) FROM deliveries WHERE state = 'pending') AS n`,
+    )
+    .get() as { n: number };
+  return row.n > 0;
+}

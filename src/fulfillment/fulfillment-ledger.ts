@@ -1,0 +1,430 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../db/open.js';
+import type { SafeError } from '../errors.js';
+import { parseEntryKey } from '../sku.js';
+import type { CodeVault } from './code-vault.js';
+import {
+  ACCEPTED_INTENT_POINTS,
+  ACTIVE_INTENT_POINTS,
+  type HoldReason,
+  type IntentPoint,
+} from './recovery-points.js';
+
+/**
+ * Every read and write of the money path's tables. Functions here never await: callers wrap
+ * them in `immediate()` transactions, one per phase, with outside calls in between.
+ */
+
+export interface LineRow {
+  id: number;
+  store: string;
+  orderId: string;
+  lineId: string;
+  orderNumber: string;
+  sku: string;
+  entryKey: string;
+  units: number;
+  state: 'open' | 'held' | 'delivered' | 'dropped';
+  holdReason: HoldReason | null;
+  receivedAt: number;
+}
+
+export interface IntentItem {
+  region: string;
+  denomination: number;
+  qty: number;
+  entryKey: string;
+}
+
+export interface IntentRow {
+  id: string;
+  idempotencyKey: string;
+  state: IntentPoint;
+  items: IntentItem[];
+  totalCents: number;
+  supplierOrderId: string | null;
+  supplierStatus: string | null;
+  supplierDeliveredAt: number | null;
+  attempts: number;
+  sentAt: number | null;
+  balanceBeforeCents: number | null;
+  balanceAfterCents: number | null;
+  lastError: SafeError | null;
+  nextCheckAt: number;
+  createdAt: number;
+}
+
+const LINE_COLUMNS = `id, store, order_id AS orderId, line_id AS lineId, order_number AS orderNumber, sku,
+  entry_key AS entryKey, units, state, hold_reason AS holdReason, received_at AS receivedAt`;
+
+const inList = (xs: readonly string[]) => xs.map((x) => `'${x}'`).join(', ');
+
+export function getLine(db: Db, store: string, orderId: string, lineId: string): LineRow | undefined {
+  return db
+    .prepare(`SELECT ${LINE_COLUMNS} FROM shop_lines WHERE store = ? AND order_id = ? AND line_id = ?`)
+    .get(store, orderId, lineId) as LineRow | undefined;
+}
+
+export function linesOfOrder(db: Db, store: string, orderId: string): LineRow[] {
+  return db
+    .prepare(`SELECT ${LINE_COLUMNS} FROM shop_lines WHERE store = ? AND order_id = ? ORDER BY id`)
+    .all(store, orderId) as LineRow[];
+}
+
+export function linesInState(db: Db, ...states: LineRow['state'][]): LineRow[] {
+  return db
+    .prepare(
+      `SELECT ${LINE_COLUMNS} FROM shop_lines WHERE state IN (${inList(states)}) ORDER BY received_at, id`,
+    )
+    .all() as LineRow[];
+}
+
+export function insertLine(
+  db: Db,
+  l: Omit<LineRow, 'id' | 'state' | 'holdReason'> & {
+    state?: LineRow['state'];
+    holdReason?: HoldReason | null;
+  },
+  now: number,
+): number {
+  return Number(
+    db
+      .prepare(
+        `INSERT INTO shop_lines (store, order_id, line_id, order_number, sku, entry_key, units, state, hold_reason, received_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store, order_id, line_id) DO NOTHING`,
+      )
+      .run(
+        l.store,
+        l.orderId,
+        l.lineId,
+        l.orderNumber,
+        l.sku,
+        l.entryKey,
+        l.units,
+        l.state ?? 'open',
+        l.holdReason ?? null,
+        l.receivedAt,
+        now,
+      ).lastInsertRowid,
+  );
+}
+
+export function setLine(
+  db: Db,
+  id: number,
+  patch: { units?: number; state?: LineRow['state']; holdReason?: HoldReason | null },
+  now: number,
+): void {
+  const cur = db
+    .prepare('SELECT units, state, hold_reason AS holdReason FROM shop_lines WHERE id = ?')
+    .get(id) as {
+    units: number;
+    state: string;
+    holdReason: string | null;
+  };
+  db.prepare(
+    `UPDATE shop_lines SET units = ?, state = ?, hold_reason = ?, updated_at = ?,
+       delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END WHERE id = ?`,
+  ).run(
+    patch.units ?? cur.units,
+    patch.state ?? cur.state,
+    patch.holdReason === undefined ? cur.holdReason : patch.holdReason,
+    now,
+    patch.state ?? cur.state,
+    now,
+    id,
+  );
+}
+
+/** Codes assigned to the line (delivered or not). */
+export function assignedCount(db: Db, line: number): number {
+  return (db.prepare('SELECT COUNT(*) AS n FROM codes WHERE line = ?').get(line) as { n: number }).n;
+}
+
+export function deliveredCount(db: Db, line: number): number {
+  return (
+    db.prepare('SELECT COUNT(*) AS n FROM codes WHERE line = ? AND delivered_at IS NOT NULL').get(line) as {
+      n: number;
+    }
+  ).n;
+}
+
+/** Units of the line held by intents that may still bring codes. */
+export function unitsInActiveIntents(db: Db, line: number): number {
+  return (
+    db
+      .prepare(
+        `SELECT COALESCE(SUM(il.units), 0) AS n FROM intent_lines il JOIN purchase_intents pi ON pi.id = il.intent_id
+         WHERE il.line = ? AND pi.state IN (${inList(ACTIVE_INTENT_POINTS)})`,
+      )
+      .get(line) as { n: number }
+  ).n;
+}
+
+/** Units the line still needs bought: owed, less assigned, less held by active intents. */
+export function unitsNeeded(db: Db, line: LineRow): number {
+  return Math.max(0, line.units - assignedCount(db, line.id) - unitsInActiveIntents(db, line.id));
+}
+
+/**
+ * entryKey → units sold in a shop but not yet ordered (the planner publishes less by this):
+ * owed units of open and held lines, less what codes cover, less what the supplier accepted.
+ */
+export function soldNotOrdered(db: Db): Map<string, number> {
+  const rows = db
+    .prepare(
+      `SELECT l.entry_key AS k,
+         l.units
+         - (SELECT COUNT(*) FROM codes c WHERE c.line = l.id)
+         - COALESCE((SELECT SUM(il.units) FROM intent_lines il JOIN purchase_intents pi ON pi.id = il.intent_id
+                     WHERE il.line = l.id AND pi.state IN (${inList(ACCEPTED_INTENT_POINTS)})
+                       AND NOT EXISTS (SELECT 1 FROM codes c2 WHERE c2.intent_id = pi.id)), 0) AS n
+       FROM shop_lines l WHERE l.state IN ('open', 'held')`,
+    )
+    .all() as { k: string; n: number }[];
+  const out = new Map<string, number>();
+  for (const r of rows) if (r.n > 0) out.set(r.k, (out.get(r.k) ?? 0) + r.n);
+  return out;
+}
+
+export function poolCounts(db: Db): Map<string, number> {
+  const rows = db
+    .prepare('SELECT entry_key AS k, COUNT(*) AS n FROM codes WHERE line IS NULL GROUP BY entry_key')
+    .all() as {
+    k: string;
+    n: number;
+  }[];
+  return new Map(rows.map((r) => [r.k, r.n]));
+}
+
+/** Assigns up to `units` pooled codes of the entry to the line; returns how many. */
+export function assignFromPool(db: Db, line: number, entryKey: string, units: number): number {
+  const ids = db
+    .prepare('SELECT id FROM codes WHERE line IS NULL AND entry_key = ? ORDER BY id LIMIT ?')
+    .all(entryKey, units) as { id: number }[];
+  let next = nextUnitIndex(db, line);
+  for (const { id } of ids)
+    db.prepare('UPDATE codes SET line = ?, unit_index = ? WHERE id = ?').run(line, next++, id);
+  return ids.length;
+}
+
+function nextUnitIndex(db: Db, line: number): number {
+  return (
+    db.prepare('SELECT COALESCE(MAX(unit_index), -1) + 1 AS n FROM codes WHERE line = ?').get(line) as {
+      n: number;
+    }
+  ).n;
+}
+
+/** Returns assigned, undelivered codes of a line to the pool (the order was refunded or cancelled). */
+export function poolUndelivered(db: Db, line: number, units: number): number {
+  const ids = db
+    .prepare(
+      'SELECT id FROM codes WHERE line = ? AND delivered_at IS NULL AND delivery_id IS NULL ORDER BY unit_index DESC LIMIT ?',
+    )
+    .all(line, units) as { id: number }[];
+  for (const { id } of ids)
+    db.prepare('UPDATE codes SET line = NULL, unit_index = NULL WHERE id = ?').run(id);
+  return ids.length;
+}
+
+// ─── intents ────────────────────────────────────────────────────────────────────────────────
+
+const INTENT_COLUMNS = `id, idempotency_key AS idempotencyKey, state, items, total_cents AS totalCents,
+  supplier_order_id AS supplierOrderId, supplier_status AS supplierStatus, supplier_delivered_at AS supplierDeliveredAt,
+  attempts, sent_at AS sentAt, balance_before_cents AS balanceBeforeCents, balance_after_cents AS balanceAfterCents,
+  last_error AS lastError, next_check_at AS nextCheckAt, created_at AS createdAt`;
+
+function intentFromRow(r: Record<string, unknown>): IntentRow {
+  return {
+    ...(r as unknown as IntentRow),
+    items: JSON.parse(r.items as string) as IntentItem[],
+    lastError: r.lastError ? (JSON.parse(r.lastError as string) as SafeError) : null,
+  };
+}
+
+export function getIntent(db: Db, id: string): IntentRow | undefined {
+  const r = db.prepare(`SELECT ${INTENT_COLUMNS} FROM purchase_intents WHERE id = ?`).get(id) as
+    | Record<string, unknown>
+    | undefined;
+  return r && intentFromRow(r);
+}
+
+export function intentsIn(db: Db, ...states: IntentPoint[]): IntentRow[] {
+  return (
+    db
+      .prepare(
+        `SELECT ${INTENT_COLUMNS} FROM purchase_intents WHERE state IN (${inList(states)}) ORDER BY created_at, id`,
+      )
+      .all() as Record<string, unknown>[]
+  ).map(intentFromRow);
+}
+
+export function intentAllocations(
+  db: Db,
+  intentId: string,
+): { line: number; entryKey: string; units: number }[] {
+  return db
+    .prepare('SELECT line, entry_key AS entryKey, units FROM intent_lines WHERE intent_id = ? ORDER BY line')
+    .all(intentId) as { line: number; entryKey: string; units: number }[];
+}
+
+/**
+ * A purchase intent: items frozen and a random UUID as idempotency key and reference, committed
+ * before the supplier is called. `supersedes` marks the intent it replaces in the same transaction.
+ */
+export function createIntent(
+  db: Db,
+  args: {
+    allocations: readonly { line: number; entryKey: string; units: number }[];
+    priceCents: ReadonlyMap<string, number>;
+    supersedes?: string;
+  },
+  now: number,
+): IntentRow {
+  const qty = new Map<string, number>();
+  for (const a of args.allocations) qty.set(a.entryKey, (qty.get(a.entryKey) ?? 0) + a.units);
+  const items: IntentItem[] = [...qty.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([entryKey, q]) => ({ ...parseEntryKey(entryKey), qty: q, entryKey }));
+  const totalCents = items.reduce((s, i) => s + i.qty * (args.priceCents.get(i.entryKey) ?? 0), 0);
+  const id = randomUUID();
+  db.prepare(
+    `INSERT INTO purchase_intents (id, idempotency_key, state, items, total_cents, created_at, updated_at)
+     VALUES (?, ?, 'created', ?, ?, ?, ?)`,
+  ).run(id, randomUUID(), JSON.stringify(items), totalCents, now, now);
+  const ins = db.prepare('INSERT INTO intent_lines (intent_id, line, entry_key, units) VALUES (?, ?, ?, ?)');
+  for (const a of args.allocations) ins.run(id, a.line, a.entryKey, a.units);
+  if (args.supersedes) {
+    db.prepare(
+      `UPDATE purchase_intents SET state = 'superseded', superseded_by = ?, updated_at = ? WHERE id = ?`,
+    ).run(id, now, args.supersedes);
+  }
+  return getIntent(db, id) as IntentRow;
+}
+
+export function setIntent(
+  db: Db,
+  id: string,
+  patch: Partial<{
+    state: IntentPoint;
+    supplierOrderId: string;
+    supplierStatus: string;
+    supplierDeliveredAt: number;
+    attempts: number;
+    sentAt: number;
+    balanceBeforeCents: number | null;
+    balanceAfterCents: number | null;
+    lastError: SafeError | null;
+    nextCheckAt: number;
+  }>,
+  now: number,
+): void {
+  const cols: Record<string, string> = {
+    state: 'state',
+    supplierOrderId: 'supplier_order_id',
+    supplierStatus: 'supplier_status',
+    supplierDeliveredAt: 'supplier_delivered_at',
+    attempts: 'attempts',
+    sentAt: 'sent_at',
+    balanceBeforeCents: 'balance_before_cents',
+    balanceAfterCents: 'balance_after_cents',
+    lastError: 'last_error',
+    nextCheckAt: 'next_check_at',
+  };
+  const sets: string[] = ['updated_at = ?'];
+  const vals: unknown[] = [now];
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === undefined) continue;
+    sets.push(`${cols[k]} = ?`);
+    vals.push(k === 'lastError' ? (v === null ? null : JSON.stringify(v)) : v);
+  }
+  db.prepare(`UPDATE purchase_intents SET ${sets.join(', ')} WHERE id = ?`).run(...vals, id);
+}
+
+// ─── codes ──────────────────────────────────────────────────────────────────────────────────
+
+export function isKnownCode(db: Db, vault: CodeVault, code: string): boolean {
+  return db.prepare('SELECT 1 FROM codes WHERE code_hash = ?').get(vault.hash(code)) !== undefined;
+}
+
+/**
+ * Stores the codes of a delivered supplier order, encrypted, and assigns them to the intent's
+ * lines — each line at most what it still needs; the rest goes to the pool. One transaction.
+ */
+export function storeCodes(
+  db: Db,
+  vault: CodeVault,
+  intent: IntentRow,
+  supplierOrderId: string,
+  codes: readonly { region: string; denomination: number; code: string; serial?: string | undefined }[],
+  currencyOf: (entryKey: string) => string,
+  now: number,
+): { assigned: number; pooled: number } {
+  const ins = db.prepare(
+    `INSERT INTO codes (intent_id, supplier_order_id, entry_key, currency, serial, code_enc, code_hash, masked, stored_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const byEntry = new Map<string, number[]>();
+  for (const c of codes) {
+    const k = `${c.region}:${c.denomination}`;
+    const id = Number(
+      ins.run(
+        intent.id,
+        supplierOrderId,
+        k,
+        currencyOf(k),
+        c.serial ?? null,
+        vault.encrypt(c.code.trim()),
+        vault.hash(c.code),
+        vault.mask(c.code.trim()),
+        now,
+      ).lastInsertRowid,
+    );
+    byEntry.set(k, [...(byEntry.get(k) ?? []), id]);
+  }
+  let assigned = 0;
+  for (const a of intentAllocations(db, intent.id)) {
+    const line = db.prepare(`SELECT ${LINE_COLUMNS} FROM shop_lines WHERE id = ?`).get(a.line) as LineRow;
+    const open = line.state === 'open' || line.state === 'held';
+    const room = open ? Math.max(0, line.units - assignedCount(db, line.id)) : 0;
+    const take = (byEntry.get(a.entryKey) ?? []).splice(0, Math.min(room, a.units));
+    let next = nextUnitIndex(db, line.id);
+    for (const id of take)
+      db.prepare('UPDATE codes SET line = ?, unit_index = ? WHERE id = ?').run(line.id, next++, id);
+    assigned += take.length;
+  }
+  const pooled = [...byEntry.values()].reduce((s, ids) => s + ids.length, 0);
+  return { assigned, pooled };
+}
+
+export function undeliveredCodesOf(
+  db: Db,
+  line: number,
+): { id: number; codeEnc: Buffer; entryKey: string; currency: string }[] {
+  return db
+    .prepare(
+      `SELECT id, code_enc AS codeEnc, entry_key AS entryKey, currency FROM codes
+       WHERE line = ? AND delivered_at IS NULL AND delivery_id IS NULL ORDER BY unit_index`,
+    )
+    .all(line) as { id: number; codeEnc: Buffer; entryKey: string; currency: string }[];
+}
+
+// ─── webhook events ─────────────────────────────────────────────────────────────────────────
+
+/** Records a webhook event once; false when it was seen before (a redelivery). */
+export function recordWebhookEvent(
+  db: Db,
+  source: string,
+  eventId: string,
+  subject: string,
+  now: number,
+): boolean {
+  return (
+    db
+      .prepare(
+        'INSERT INTO webhook_events (source, event_id, subject, received_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      )
+      .run(source, eventId, subject, now).changes === 1
+  );
+}

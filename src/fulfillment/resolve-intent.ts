@@ -1,0 +1,98 @@
+import { resolveAlert } from '../alerts.js';
+import { immediate } from '../db/open.js';
+import { UsageError } from '../errors.js';
+import type { FulfillmentContext } from './fulfillment-context.js';
+import {
+  createIntent,
+  getIntent,
+  intentAllocations,
+  linesInState,
+  setIntent,
+  setLine,
+} from './fulfillment-ledger.js';
+import type { CatalogView } from './purchasing.js';
+
+/**
+ * `orders resolve`: an operator settles a parked intent after checking the supplier for its
+ * reference. Found there → follow that order; not there → buy again under a new key; or give
+ * up on it (its lines are held for the operator).
+ */
+
+export type ResolveAction =
+  | { kind: 'supplier-order'; supplierOrderId: string }
+  | { kind: 'rebuy' }
+  | { kind: 'abandon' };
+
+export async function resolveIntent(
+  ctx: FulfillmentContext,
+  intentId: string,
+  action: ResolveAction,
+  catalog: CatalogView,
+): Promise<string> {
+  const { db } = ctx;
+  const intent = getIntent(db, intentId);
+  if (!intent) throw new UsageError(`no purchase intent ${intentId}`);
+  if (intent.state !== 'parked')
+    throw new UsageError(`intent ${intentId} is ${intent.state}, not parked: nothing to resolve`);
+  const now = ctx.now();
+  const clear = () => {
+    resolveAlert(db, 'intent-parked', intentId, now);
+    resolveAlert(db, 'codes-mismatch', intentId, now);
+  };
+  switch (action.kind) {
+    case 'supplier-order': {
+      const order = await ctx.supplier.getOrder(action.supplierOrderId);
+      if (order.reference && order.reference !== intent.idempotencyKey) {
+        throw new UsageError(
+          `supplier order ${order.id} carries reference ${order.reference}, not this intent's ${intent.idempotencyKey}`,
+        );
+      }
+      const owner = db
+        .prepare('SELECT id FROM purchase_intents WHERE supplier_order_id = ? AND id != ?')
+        .get(order.id, intentId) as { id: string } | undefined;
+      if (owner) throw new UsageError(`supplier order ${order.id} already belongs to intent ${owner.id}`);
+      immediate(db, () => {
+        setIntent(
+          db,
+          intentId,
+          {
+            state: 'ordered',
+            supplierOrderId: order.id,
+            supplierStatus: order.status,
+            nextCheckAt: 0,
+            lastError: null,
+          },
+          now,
+        );
+        clear();
+      });
+      return `intent ${intentId} now follows supplier order ${order.id} (${order.status})`;
+    }
+    case 'rebuy': {
+      const next = immediate(db, () => {
+        clear();
+        return createIntent(
+          db,
+          {
+            allocations: intentAllocations(db, intentId),
+            priceCents: catalog.priceCents,
+            supersedes: intentId,
+          },
+          now,
+        );
+      });
+      return `intent ${intentId} superseded by ${next.id}, which will be bought under a new key`;
+    }
+    case 'abandon': {
+      const lines = new Set(intentAllocations(db, intentId).map((a) => a.line));
+      immediate(db, () => {
+        setIntent(db, intentId, { state: 'abandoned' }, now);
+        for (const l of linesInState(db, 'open', 'held')) {
+          if (lines.has(l.id)) setLine(db, l.id, { state: 'held', holdReason: 'abandoned' }, now);
+        }
+        clear();
+      });
+      return `intent ${intentId} abandoned; its ${lines.size} line(s) are held for you`;
+    }
+  }
+}

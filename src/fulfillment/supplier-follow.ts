@@ -1,0 +1,149 @@
+import { raiseAlert } from '../alerts.js';
+import { immediate } from '../db/open.js';
+import { describeSafeError, toSafeError } from '../errors.js';
+import { checkCodes } from './check-codes.js';
+import { type FulfillmentContext, LOG } from './fulfillment-context.js';
+import {
+  createIntent,
+  type IntentRow,
+  intentAllocations,
+  intentsIn,
+  isKnownCode,
+  setIntent,
+  storeCodes,
+} from './fulfillment-ledger.js';
+import type { CatalogView } from './purchasing.js';
+
+/**
+ * Follows accepted supplier orders to `delivered` (a signed webhook only makes the next check
+ * sooner; polling is the fallback), then fetches the codes, checks the whole answer and stores
+ * it encrypted in one transaction — before any attempt to deliver them.
+ */
+
+const MIN_POLL_MS = 1_000;
+const MAX_POLL_MS = 30_000;
+
+export function pollDelay(intent: Pick<IntentRow, 'createdAt'>, now: number): number {
+  // Soon after ordering, delivery is usually seconds away; later, back off.
+  return Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, Math.floor((now - intent.createdAt) / 10)));
+}
+
+export async function followOrders(
+  ctx: FulfillmentContext,
+  catalog: CatalogView,
+): Promise<{ stored: number }> {
+  let stored = 0;
+  for (const intent of intentsIn(ctx.db, 'ordered')) {
+    if (intent.nextCheckAt > ctx.now() || !intent.supplierOrderId) continue;
+    try {
+      if (await followOne(ctx, intent, catalog)) stored++;
+    } catch (e) {
+      const safe = toSafeError(e);
+      immediate(ctx.db, () =>
+        setIntent(
+          ctx.db,
+          intent.id,
+          { lastError: safe, nextCheckAt: ctx.now() + pollDelay(intent, ctx.now()) },
+          ctx.now(),
+        ),
+      );
+      ctx.log.warn(
+        `supplier order ${intent.supplierOrderId}: ${describeSafeError(safe)}; will check again`,
+        LOG,
+      );
+    }
+  }
+  return { stored };
+}
+
+async function followOne(ctx: FulfillmentContext, intent: IntentRow, catalog: CatalogView): Promise<boolean> {
+  const { db } = ctx;
+  const orderId = intent.supplierOrderId as string;
+  const order = await ctx.supplier.getOrder(orderId);
+  const now = ctx.now();
+  if (order.status === 'pending' || order.status === 'paid') {
+    immediate(db, () =>
+      setIntent(
+        db,
+        intent.id,
+        { supplierStatus: order.status, nextCheckAt: now + pollDelay(intent, now) },
+        now,
+      ),
+    );
+    return false;
+  }
+  if (order.status === 'failed') {
+    // A new intent for the same lines; the failed one is superseded in the same transaction.
+    const next = immediate(db, () => {
+      setIntent(db, intent.id, { supplierStatus: 'failed' }, now);
+      return createIntent(
+        db,
+        {
+          allocations: intentAllocations(db, intent.id),
+          priceCents: catalog.priceCents,
+          supersedes: intent.id,
+        },
+        now,
+      );
+    });
+    ctx.log.warn(
+      `supplier order ${orderId} failed (${order.failure?.code ?? 'no reason given'}); re-buying as intent ${next.id}`,
+      LOG,
+    );
+    return false;
+  }
+  // delivered: the claim window runs from the supplier's own delivery time.
+  const deliveredAt = Date.parse(order.updatedAt);
+  const answer = await ctx.supplier.getOrderCodes(orderId);
+  const check = checkCodes(intent.items, answer.codes, (code) => isKnownCode(db, ctx.vault, code));
+  if (!check.ok) {
+    immediate(db, () => {
+      setIntent(
+        db,
+        intent.id,
+        {
+          state: 'parked',
+          supplierStatus: 'delivered',
+          supplierDeliveredAt: deliveredAt,
+          lastError: {
+            kind: 'supplier',
+            message: `codes answer refused (${check.problem}): ${check.detail}`,
+          },
+        },
+        ctx.now(),
+      );
+      raiseAlert(
+        db,
+        'codes-mismatch',
+        intent.id,
+        `supplier order ${orderId}: the codes answer was refused (${check.problem}: ${check.detail}); nothing was applied. Check with the supplier, then \`psnb2b-sync orders resolve ${intent.id}\``,
+        ctx.now(),
+      );
+    });
+    ctx.log.error(`supplier order ${orderId}: codes answer refused (${check.problem}); intent parked`, LOG);
+    return false;
+  }
+  const result = immediate(db, () => {
+    const r = storeCodes(
+      db,
+      ctx.vault,
+      intent,
+      orderId,
+      answer.codes,
+      (k) => catalog.currency.get(k) ?? '',
+      ctx.now(),
+    );
+    setIntent(
+      db,
+      intent.id,
+      { state: 'stored', supplierStatus: 'delivered', supplierDeliveredAt: deliveredAt, lastError: null },
+      ctx.now(),
+    );
+    return r;
+  });
+  ctx.log.info(
+    `supplier order ${orderId}: ${answer.codes.length} code(s) stored encrypted (${result.assigned} assigned, ${result.pooled} to the pool)`,
+    LOG,
+  );
+  return true;
+}
