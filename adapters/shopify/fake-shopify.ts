@@ -21,6 +21,18 @@ import {
   parse,
   validate,
 } from 'graphql';
+import {
+  type FakeFulfillment,
+  type FakeHold,
+  FakeOrderBook,
+  type FakeSubscription,
+  type FinancialStatus,
+  type FulfillmentOrderStatus,
+  type OutboxEmail,
+  type PlacedOrder,
+  type SeedOrder,
+  type WebhookDelivery,
+} from './fake-shopify-orders.js';
 import { actualCost, type CostInput, MAX_QUERY_COST, requestedCost } from './query-cost.js';
 
 /**
@@ -199,9 +211,13 @@ export interface FakeShopifyOptions {
   host?: string;
   /** 0 = a free port. */
   port?: number;
-  /** Clock for the leaky bucket (ms). */
+  /** Clock for the leaky bucket and order timestamps (ms). */
   now?: () => number;
   schemaPath?: string;
+  /** The app's API secret: signs webhooks (`X-Shopify-Hmac-Sha256`). Required to send them. */
+  apiSecretKey?: string;
+  /** `X-Shopify-Shop-Domain` on webhooks; default the fake's own `host:port`. */
+  shopDomain?: string;
 }
 
 export interface FakeShopifyStats {
@@ -380,6 +396,11 @@ export class FakeShopify {
   private readonly idempotency = new Map<string, StoredAnswer>();
   private adjustmentGroups = 0;
   private deferred: { mutation: string; run: () => void }[] = [];
+  /** Orders, fulfillment orders, metafields, fulfillments, webhooks (fake-shopify-orders.ts). */
+  private readonly book: FakeOrderBook;
+  /** One-shot faults: the named mutation commits, then its answer is lost. */
+  private lostAnswers: { mutation: string; how: 'reset' | 'http503' }[] = [];
+  private loseCurrent: 'reset' | 'http503' | undefined;
 
   private bucket: BucketSettings & { available: number; at: number };
   readonly primaryLocationId: string;
@@ -396,6 +417,14 @@ export class FakeShopify {
       at: this.now(),
     };
     this.primaryLocationId = this.addLocation({ name: 'Shop location', fulfillsOnlineOrders: true });
+    this.book = new FakeOrderBook({
+      gid: (type) => this.gid(type),
+      now: this.now,
+      locationId: this.primaryLocationId,
+      locationView: (id) => this.locationView(this.location(id)),
+      connection,
+      apiVersion: FAKE_API_VERSION,
+    });
   }
 
   private static emptyStats(): FakeShopifyStats {
@@ -574,7 +603,102 @@ export class FakeShopify {
     };
   }
 
+  // ---- orders: seeding, inspection, webhooks ---------------------------------------------------
+
+  /** A new order with one fulfillment order at the primary location (financial status default PAID). */
+  placeOrder(seed: SeedOrder): PlacedOrder {
+    return this.book.placeOrder(seed);
+  }
+
+  setFinancialStatus(orderId: string, status: FinancialStatus): void {
+    this.book.setFinancialStatus(orderId, status);
+  }
+
+  /** Refund units per line (LineItem GID or SKU): PARTIALLY_REFUNDED, or REFUNDED when nothing is left. */
+  refund(orderId: string, lineQty: Record<string, number>): void {
+    this.book.refund(orderId, lineQty);
+  }
+
+  cancel(orderId: string): void {
+    this.book.cancel(orderId);
+  }
+
+  /** The merchant's own hold (not by any app): returns the hold ids. */
+  merchantHold(orderId: string, reason?: string): string[] {
+    return this.book.merchantHold(orderId, reason);
+  }
+
+  merchantRelease(orderId: string): void {
+    this.book.merchantRelease(orderId);
+  }
+
+  /** A hand edit of an order metafield (moves its compareDigest). */
+  setOrderMetafield(orderId: string, namespace: string, key: string, type: string, value: string): void {
+    this.book.setMetafield(orderId, namespace, key, type, value);
+  }
+
+  orderMetafield(orderId: string, namespace = 'psnb2b', key = 'codes'): string | null {
+    return this.book.metafieldValue(orderId, namespace, key);
+  }
+
+  fulfillments(orderId: string): FakeFulfillment[] {
+    return this.book.fulfillmentsOf(orderId);
+  }
+
+  lineState(orderId: string): ReturnType<FakeOrderBook['lineState']> {
+    return this.book.lineState(orderId);
+  }
+
+  holds(orderId: string): (FakeHold & { fulfillmentOrderId: string })[] {
+    return this.book.holdsOf(orderId);
+  }
+
+  fulfillmentOrderStatus(fulfillmentOrderId: string): FulfillmentOrderStatus {
+    return this.book.fulfillmentOrderStatus(fulfillmentOrderId);
+  }
+
+  /** Shipping confirmations Shopify would have emailed (fulfillments with notifyCustomer). */
+  get outbox(): readonly OutboxEmail[] {
+    return this.book.outbox;
+  }
+
+  webhookSubscriptionList(): FakeSubscription[] {
+    return this.book.listSubscriptions();
+  }
+
+  get webhookLog(): readonly WebhookDelivery[] {
+    return this.book.webhookLog;
+  }
+
+  private signing(): { secret: string; shopDomain: string } {
+    if (!this.opts.apiSecretKey) throw new Error('FakeShopify: pass apiSecretKey to send webhooks');
+    return { secret: this.opts.apiSecretKey, shopDomain: this.opts.shopDomain ?? this.shop };
+  }
+
+  /** POSTs `topic` (e.g. `ORDERS_PAID`) about an order to every subscription of it, signed. */
+  triggerWebhook(topic: string, orderId: string): Promise<WebhookDelivery[]> {
+    return this.book.triggerWebhook(topic, orderId, this.signing());
+  }
+
+  /** The same webhook (same id, body, signature) again, as Shopify does on retries. */
+  redeliverWebhook(webhookId: string): Promise<WebhookDelivery[]> {
+    return this.book.redeliver(webhookId, this.signing());
+  }
+
+  /** Headers and raw body of a webhook Shopify would send, without sending it. */
+  signedWebhook(topic: string, orderId: string): { headers: Record<string, string>; rawBody: Buffer } {
+    return this.book.signedWebhook(topic, orderId, this.signing());
+  }
+
   // ---- faults (one failure mode each) ---------------------------------------------------------
+
+  /**
+   * A crash between a write and its acknowledgement: the next `mutation` that changes state
+   * commits, then its answer is lost (`reset`: the connection is dropped; `http503`: a 503).
+   */
+  loseAnswerAfterCommit(mutation: string, how: 'reset' | 'http503' = 'reset'): void {
+    this.lostAnswers.push({ mutation, how });
+  }
 
   /** Every request answers 503 until set back. */
   setDown(down: boolean): void {
@@ -659,6 +783,13 @@ export class FakeShopify {
     }
     const operationName = typeof body.operationName === 'string' ? body.operationName : undefined;
     const answer = await this.graphql(body.query, variables as Record<string, unknown>, operationName);
+    const lost = this.loseCurrent;
+    this.loseCurrent = undefined;
+    if (lost === 'reset') {
+      res.destroy();
+      return;
+    }
+    if (lost === 'http503') return this.send(res, 503, { errors: 'Service Unavailable' });
     return this.send(res, 200, answer);
   }
 
@@ -790,6 +921,7 @@ export class FakeShopify {
       for (const d of due) d.run();
     }
 
+    const appliedBefore = { ...this.stats.applied };
     const result = await execute({
       schema,
       document: doc,
@@ -799,6 +931,13 @@ export class FakeShopify {
       fieldResolver,
     });
     const data = (result.data ?? null) as Record<string, unknown> | null;
+    const fault = this.lostAnswers.find(
+      (f) => (this.stats.applied[f.mutation] ?? 0) > (appliedBefore[f.mutation] ?? 0),
+    );
+    if (fault) {
+      this.lostAnswers = this.lostAnswers.filter((f) => f !== fault);
+      this.loseCurrent = fault.how;
+    }
     const actual = Math.min(cost, actualCost(costInput, data));
     // Shopify charges the requested cost up front and refunds the difference afterwards.
     this.bucket.available = Math.min(this.bucket.maximumAvailable, this.bucket.available + (cost - actual));
@@ -958,7 +1097,7 @@ export class FakeShopify {
         return loc ? this.locationView(loc) : null;
       }
       default:
-        return null;
+        return this.book.nodeView(id, type) ?? null;
     }
   }
 
@@ -966,6 +1105,7 @@ export class FakeShopify {
 
   private queryRoot(): Source {
     return {
+      ...this.book.queryFields(),
       location: (a: Args) => {
         const loc =
           a.id == null ? this.locations.get(this.primaryLocationId) : this.locations.get(String(a.id));
@@ -1082,6 +1222,16 @@ export class FakeShopify {
           inventoryLevel: null,
           userErrors: [{ __typename: 'UserError', field: null, message: IDEMPOTENCY_MESSAGES[code] }],
         }),
+      ),
+      ...Object.fromEntries(
+        Object.entries(this.book.mutationFields()).map(([name, run]) => [
+          name,
+          (a: Args) => {
+            const { payload, failed } = run(a);
+            if (!failed) this.stats.applied[name] = (this.stats.applied[name] ?? 0) + 1;
+            return payload;
+          },
+        ]),
       ),
       productVariantsBulkUpdate: (a: Args) => {
         const { payload, failed } = this.productVariantsBulkUpdate(a);

@@ -24,7 +24,20 @@ export type {
   SeedVariant,
 } from './fake-shopify.js';
 export { FakeShopify, fuzzySkuMatch } from './fake-shopify.js';
+export type {
+  FakeFulfillment,
+  FakeHold,
+  FakeSubscription,
+  FinancialStatus,
+  FulfillmentOrderStatus,
+  OutboxEmail,
+  PlacedOrder,
+  SeedOrder,
+  WebhookDelivery,
+} from './fake-shopify-orders.js';
 export type { ShopifyAdapterOptions, ShopifyRef } from './shopify-adapter.js';
 export { ShopifyStorefront } from './shopify-adapter.js';
 export type { ShopifyClientOptions, ShopifyRequest } from './shopify-client.js';
 export { ShopifyGraphqlClient } from './shopify-client.js';
+export { ShopifyOrders } from './shopify-orders.js';
+export { OUR_HOLD_HANDLE } from './shopify-paid-rules.js';

@@ -7,11 +7,13 @@ import type {
   CallCounts,
   PushOptions,
   PushOutcome,
+  ShopOrders,
   StockTarget,
   Storefront,
   StorefrontContext,
 } from '../../src/storefront.js';
 import { type RetryPolicy, ShopifyGraphqlClient } from './shopify-client.js';
+import { ShopifyOrders } from './shopify-orders.js';
 
 /**
  * Shopify stock pushes through the Admin GraphQL API (2026-10).
@@ -288,6 +290,8 @@ export class ShopifyStorefront implements Storefront {
   readonly oneTime: OneTimeCounts = { activations: 0, policyUpdates: 0 };
   /** What the last push did, call by call kind. */
   lastPush: { setCalls: number; activations: number; policyUpdates: number } | undefined;
+  /** Order intake and delivery (shopify-orders.ts), over the same client, queue and pacer. */
+  readonly orders: ShopOrders;
   private readonly client: ShopifyGraphqlClient;
   private readonly configuredLocation: string | undefined;
   private location: WireLocation | undefined;
@@ -308,6 +312,13 @@ export class ShopifyStorefront implements Storefront {
       log: ctx.log,
       ...(opts.retry && { retry: opts.retry }),
       ...(opts.sleep && { sleep: opts.sleep }),
+    });
+    this.orders = new ShopifyOrders({
+      store: config.name,
+      client: this.client,
+      apiSecretKey: config.apiSecretKey,
+      log: ctx.log,
+      now: ctx.now,
     });
   }
 

@@ -70,6 +70,14 @@ export interface ShopifyRequest {
   kind: 'read' | 'write';
   /** Also counted here (per push), besides the client's own totals. */
   counts?: CallCounts;
+  /**
+   * A write Shopify does not deduplicate (no `@idempotent`: fulfillmentCreate, holds): it is
+   * re-sent only when the answer proves it was not executed (THROTTLED, 429). After a 5xx, a
+   * timeout or a dropped connection the caller gets the error and reads back before writing again.
+   */
+  once?: boolean;
+  /** The variables carry bearer values (codes): Shopify's error messages, which may echo them, are dropped. */
+  sensitive?: boolean;
 }
 
 interface CostExtension {
@@ -231,7 +239,8 @@ export class ShopifyGraphqlClient {
         });
         continue;
       }
-      if (outcome.retry === 'backoff' && ++failures < this.retry.attempts) {
+      const neverExecuted = outcome.error.code === 'RATE_LIMITED';
+      if (outcome.retry === 'backoff' && (!req.once || neverExecuted) && ++failures < this.retry.attempts) {
         const delay = Math.max(outcome.retryAfterMs ?? 0, this.backoff(failures));
         this.opts.log.debug(`shopify: ${req.operation} failed (${error.message}); retry in ${delay} ms`, {
           component: 'shopify',
@@ -303,7 +312,8 @@ export class ShopifyGraphqlClient {
       );
       const first = errors[0];
       const code = codes.find((c) => c !== undefined) ?? 'GRAPHQL_ERROR';
-      const message = typeof first?.message === 'string' ? first.message : 'GraphQL error';
+      // A validation message can quote a variable's value; for sensitive calls only the code goes on.
+      const message = typeof first?.message === 'string' && !req.sensitive ? first.message : 'GraphQL error';
       if (codes.includes('THROTTLED')) {
         return {
           ok: false,

@@ -1,0 +1,938 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { StorefrontError } from '../../src/errors.js';
+import { codeLine, deliveryMarker, markersIn } from '../../src/fulfillment/delivery-text.js';
+import type { Logger } from '../../src/log.js';
+import type { Delivery, ShopOrder, ShopOrders, WebhookVerdict } from '../../src/storefront.js';
+import { API_VERSION, type ShopifyGraphqlClient, type ShopifyRequest } from './shopify-client.js';
+import {
+  closedQuery,
+  holdState,
+  intakeQuery,
+  isClosed,
+  isOurHold,
+  isPaid,
+  ORDER_TOPICS,
+  OUR_HOLD_HANDLE,
+  SUBSCRIBED_TOPICS,
+  topicEnum,
+  unitsToFulfill,
+} from './shopify-paid-rules.js';
+
+/**
+ * Order intake and delivery for one Shopify store (the `ShopOrders` port).
+ *
+ * Delivery is two shop writes, each its own recovery point that reads back before writing:
+ * 1. `metafield` — the codes go into the order metafield `psnb2b.codes` (multi_line_text_field,
+ *    one `codeLine` per code, then the delivery's marker), appended to what is there and written
+ *    with `compareDigest`, so a concurrent edit is never overwritten (stale → re-read, retry). In
+ *    the same atomic `metafieldsSet`, `psnb2b.deliveries` (json, no codes) records the units each
+ *    delivery put on each line — the ledger step 2 uses.
+ * 2. `fulfill` — `fulfillmentCreate(notifyCustomer: true)` for the units delivered but not yet
+ *    fulfilled: per line, Σ ledger units − units in the order's fulfillments. `fulfillmentCreate`
+ *    has no idempotency key, so after a crash right after it committed the read-back finds
+ *    nothing left to do instead of fulfilling (and emailing) twice; the client never re-sends it
+ *    blindly (`once`).
+ *
+ * Codes never reach a log line or an error: messages carry ids and counts only, and the
+ * metafield write drops Shopify's own error text (`sensitive`), which may quote a variable.
+ */
+
+const NS = 'psnb2b';
+const CODES_KEY = 'codes';
+const LEDGER_KEY = 'deliveries';
+const GRAPHQL_PATH = `/admin/api/${API_VERSION}/graphql.json`;
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** Orders per intake page, lines per order in it: ~26 points an order, ~400 a page. */
+const INTAKE_PAGE = 15;
+const INTAKE_LINES = 10;
+const INTAKE_MAX_PAGES = 40;
+const ORDER_LINES_PAGE = 50;
+/** Fulfillment orders per page × their lines: ~320 points. */
+const FO_PAGE = 3;
+const FO_LINES = 50;
+const FULFILLMENTS = 50;
+const FULFILLMENT_LINES = 50;
+const MAX_STALE_RETRIES = 5;
+const MUTATION_COST = 10;
+/** Shopify keeps hold notes short; ours are a sentence. */
+const HOLD_NOTE_MAX = 255;
+
+const ORDER_FIELDS = /* GraphQL */ `
+  fragment ShopOrderFields on Order {
+    id
+    name
+    updatedAt
+    displayFinancialStatus
+    cancelledAt
+    lineItems(first: $lines) {
+      nodes { id sku quantity unfulfilledQuantity }
+      pageInfo { hasNextPage endCursor }
+    }
+    fulfillmentOrders(first: 5) {
+      nodes { id status fulfillmentHolds { id handle heldByRequestingApp } }
+    }
+    codes: metafield(namespace: "${NS}", key: "${CODES_KEY}") { value }
+  }
+`;
+
+const INTAKE_QUERY = /* GraphQL */ `
+  query OrderIntake($query: String!, $first: Int!, $after: String, $lines: Int!) {
+    orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+      nodes { ...ShopOrderFields }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+  ${ORDER_FIELDS}
+`;
+
+const ORDER_QUERY = /* GraphQL */ `
+  query OrderRead($id: ID!, $lines: Int!) {
+    order(id: $id) { ...ShopOrderFields }
+  }
+  ${ORDER_FIELDS}
+`;
+
+const ORDER_LINES_QUERY = /* GraphQL */ `
+  query OrderLines($id: ID!, $first: Int!, $after: String) {
+    order(id: $id) {
+      lineItems(first: $first, after: $after) {
+        nodes { id sku quantity unfulfilledQuantity }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }
+`;
+
+const METAFIELDS_QUERY = /* GraphQL */ `
+  query DeliveryMetafields($id: ID!) {
+    order(id: $id) {
+      id
+      codes: metafield(namespace: "${NS}", key: "${CODES_KEY}") { value compareDigest }
+      ledger: metafield(namespace: "${NS}", key: "${LEDGER_KEY}") { value compareDigest }
+    }
+  }
+`;
+
+const METAFIELDS_SET = /* GraphQL */ `
+  mutation DeliveryMetafieldsSet($metafields: [MetafieldsSetInput!]!) {
+    metafieldsSet(metafields: $metafields) {
+      metafields { key compareDigest }
+      userErrors { field code elementIndex }
+    }
+  }
+`;
+
+const FULFILLED_QUERY = /* GraphQL */ `
+  query DeliveryFulfilled($id: ID!, $fulfillments: Int!, $lines: Int!) {
+    order(id: $id) {
+      id
+      cancelledAt
+      displayFinancialStatus
+      ledger: metafield(namespace: "${NS}", key: "${LEDGER_KEY}") { value }
+      fulfillments(first: $fulfillments) {
+        status
+        fulfillmentLineItems(first: $lines) {
+          nodes { quantity lineItem { id } }
+          pageInfo { hasNextPage }
+        }
+      }
+    }
+  }
+`;
+
+const FULFILLMENT_ORDERS_QUERY = /* GraphQL */ `
+  query OrderFulfillmentOrders($id: ID!, $first: Int!, $after: String, $lines: Int!) {
+    order(id: $id) {
+      fulfillmentOrders(first: $first, after: $after) {
+        nodes {
+          id
+          status
+          supportedActions { action }
+          fulfillmentHolds { id handle heldByRequestingApp }
+          lineItems(first: $lines) {
+            nodes { id remainingQuantity lineItem { id } }
+            pageInfo { hasNextPage }
+          }
+        }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }
+`;
+
+const FULFILLMENT_CREATE = /* GraphQL */ `
+  mutation DeliveryFulfill($fulfillment: FulfillmentInput!) {
+    fulfillmentCreate(fulfillment: $fulfillment) {
+      fulfillment { id status }
+      userErrors { field message }
+    }
+  }
+`;
+
+const HOLD_MUTATION = /* GraphQL */ `
+  mutation OrderHold($id: ID!, $hold: FulfillmentOrderHoldInput!) {
+    fulfillmentOrderHold(id: $id, fulfillmentHold: $hold) {
+      fulfillmentHold { id handle }
+      userErrors { field message code }
+    }
+  }
+`;
+
+const RELEASE_MUTATION = /* GraphQL */ `
+  mutation OrderReleaseHold($id: ID!, $holdIds: [ID!]!) {
+    fulfillmentOrderReleaseHold(id: $id, holdIds: $holdIds) {
+      fulfillmentOrder { id status }
+      userErrors { field message code }
+    }
+  }
+`;
+
+const WEBHOOKS_QUERY = /* GraphQL */ `
+  query OrderWebhooks($first: Int!, $after: String, $topics: [WebhookSubscriptionTopic!]) {
+    webhookSubscriptions(first: $first, after: $after, topics: $topics) {
+      nodes { id topic uri }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+`;
+
+const WEBHOOK_CREATE = /* GraphQL */ `
+  mutation OrderWebhookCreate($topic: WebhookSubscriptionTopic!, $sub: WebhookSubscriptionInput!) {
+    webhookSubscriptionCreate(topic: $topic, webhookSubscription: $sub) {
+      webhookSubscription { id topic uri }
+      userErrors { field message }
+    }
+  }
+`;
+
+// ---- wire shapes ------------------------------------------------------------------------------
+
+interface WireLine {
+  id: string;
+  sku: string | null;
+  quantity: number;
+  unfulfilledQuantity: number;
+}
+
+interface WireHold {
+  id: string;
+  handle: string | null;
+  heldByRequestingApp: boolean;
+}
+
+interface WireOrder {
+  id: string;
+  name: string;
+  updatedAt: string;
+  displayFinancialStatus: string | null;
+  cancelledAt: string | null;
+  lineItems: { nodes: WireLine[]; pageInfo: PageInfo };
+  fulfillmentOrders: { nodes: { id: string; status: string; fulfillmentHolds: WireHold[] }[] };
+  codes: { value: string } | null;
+}
+
+interface PageInfo {
+  hasNextPage: boolean;
+  endCursor: string | null;
+}
+
+interface WireFulfillmentOrder {
+  id: string;
+  status: string;
+  supportedActions: { action: string }[];
+  fulfillmentHolds: WireHold[];
+  lineItems: {
+    nodes: { id: string; remainingQuantity: number; lineItem: { id: string } }[];
+    pageInfo: { hasNextPage: boolean };
+  };
+}
+
+interface WireMetafield {
+  value: string;
+  compareDigest: string;
+}
+
+interface UserError {
+  field?: string[] | null;
+  message?: string;
+  code?: string | null;
+}
+
+/** deliveryId → lineId → units. */
+type Ledger = Record<string, Record<string, number>>;
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+function isWireOrder(v: unknown): v is WireOrder {
+  if (!isObj(v)) return false;
+  const lines = v.lineItems as { nodes?: unknown; pageInfo?: unknown } | undefined;
+  const fos = v.fulfillmentOrders as { nodes?: unknown } | undefined;
+  return (
+    typeof v.id === 'string' &&
+    typeof v.name === 'string' &&
+    typeof v.updatedAt === 'string' &&
+    (typeof v.displayFinancialStatus === 'string' || v.displayFinancialStatus === null) &&
+    (typeof v.cancelledAt === 'string' || v.cancelledAt === null) &&
+    Array.isArray(lines?.nodes) &&
+    lines.nodes.every(isWireLine) &&
+    isObj(lines.pageInfo) &&
+    Array.isArray(fos?.nodes) &&
+    (v.codes === null || (isObj(v.codes) && typeof v.codes.value === 'string'))
+  );
+}
+
+function isWireLine(v: unknown): v is WireLine {
+  return (
+    isObj(v) &&
+    typeof v.id === 'string' &&
+    (typeof v.sku === 'string' || v.sku === null) &&
+    typeof v.quantity === 'number' &&
+    typeof v.unfulfilledQuantity === 'number'
+  );
+}
+
+function parseLedger(value: string | undefined): Ledger | null {
+  if (value === undefined) return {};
+  try {
+    const v = JSON.parse(value) as unknown;
+    if (!isObj(v)) return null;
+    const out: Ledger = {};
+    for (const [id, lines] of Object.entries(v)) {
+      if (!isObj(lines)) return null;
+      out[id] = {};
+      for (const [line, n] of Object.entries(lines)) {
+        if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) return null;
+        (out[id] as Record<string, number>)[line] = n;
+      }
+    }
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+function unitsOf(d: Delivery): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const l of d.lines) out[l.lineId] = (out[l.lineId] ?? 0) + l.codes.length;
+  return out;
+}
+
+function headerOf(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  for (const [k, v] of Object.entries(headers)) {
+    if (k.toLowerCase() !== name) continue;
+    const s = Array.isArray(v) ? v[0] : v;
+    return s && s.trim() !== '' ? s.trim() : undefined;
+  }
+  return undefined;
+}
+
+export interface ShopifyOrdersOptions {
+  store: string;
+  client: ShopifyGraphqlClient;
+  apiSecretKey: string;
+  log: Logger;
+  now: () => number;
+}
+
+export class ShopifyOrders implements ShopOrders {
+  readonly deliverySteps = ['metafield', 'fulfill'] as const;
+  private readonly store: string;
+  private readonly client: ShopifyGraphqlClient;
+  private readonly secret: string;
+  private readonly log: Logger;
+  private readonly now: () => number;
+
+  constructor(opts: ShopifyOrdersOptions) {
+    this.store = opts.store;
+    this.client = opts.client;
+    this.secret = opts.apiSecretKey;
+    this.log = opts.log;
+    this.now = opts.now;
+  }
+
+  // ---- intake ---------------------------------------------------------------------------------
+
+  async listChangedOrders(since: string | null): Promise<{ orders: ShopOrder[]; latest: string | null }> {
+    if (since !== null && Number.isNaN(Date.parse(since))) {
+      throw this.error('OrderIntake', `invalid cursor "${since}"`, 'BAD_CURSOR', false);
+    }
+    const from = since ?? new Date(this.now() - DAY_MS).toISOString();
+    // Paid orders to deliver, and orders that stopped being ours (cancelled, refunded, voided).
+    const streams = [await this.search(intakeQuery(from)), await this.search(closedQuery(from))];
+    // A stream cut short bounds the batch: past its last order the other stream may run ahead,
+    // and a cursor taken from there would skip what the short one did not reach.
+    const cuts = streams.flatMap((s) => (s.cutAt ? [s.cutAt] : []));
+    const cap = cuts.sort()[0] ?? null;
+    const byId = new Map<string, ShopOrder>();
+    for (const s of streams) for (const o of s.orders) if (!cap || o.updatedAt <= cap) byId.set(o.id, o);
+    const orders = [...byId.values()].sort(
+      (a, b) => a.updatedAt.localeCompare(b.updatedAt) || a.id.localeCompare(b.id),
+    );
+    const latest = cap ?? orders[orders.length - 1]?.updatedAt ?? null;
+    return { orders, latest };
+  }
+
+  private async search(query: string): Promise<{ orders: ShopOrder[]; cutAt: string | null }> {
+    const orders: ShopOrder[] = [];
+    let after: string | null = null;
+    for (let page = 0; page < INTAKE_MAX_PAGES; page++) {
+      const data: { orders?: { nodes?: unknown[]; pageInfo?: PageInfo } } = await this.read('OrderIntake', {
+        query: INTAKE_QUERY,
+        variables: { query, first: INTAKE_PAGE, after, lines: INTAKE_LINES },
+        cost: 2 + INTAKE_PAGE * (16 + INTAKE_LINES),
+      });
+      const nodes = data.orders?.nodes;
+      const info = data.orders?.pageInfo;
+      if (!Array.isArray(nodes) || !isObj(info)) throw this.badResponse('OrderIntake', 'orders');
+      for (const n of nodes) {
+        if (!isWireOrder(n)) throw this.badResponse('OrderIntake', 'orders.nodes');
+        orders.push(this.toShopOrder(n, await this.remainingLines(n)));
+      }
+      if (!info.hasNextPage || !info.endCursor) return { orders, cutAt: null };
+      after = info.endCursor;
+    }
+    return { orders, cutAt: orders[orders.length - 1]?.updatedAt ?? null };
+  }
+
+  async getOrder(orderId: string): Promise<ShopOrder | null> {
+    const data: { order?: unknown } = await this.read('OrderRead', {
+      query: ORDER_QUERY,
+      variables: { id: orderId, lines: ORDER_LINES_PAGE },
+      cost: 17 + ORDER_LINES_PAGE,
+    });
+    if (data.order === null) return null;
+    if (!isWireOrder(data.order)) throw this.badResponse('OrderRead', 'order');
+    return this.toShopOrder(data.order, await this.remainingLines(data.order));
+  }
+
+  /** Lines past the first page (orders with many lines are rare; they are followed, never cut). */
+  private async remainingLines(o: WireOrder): Promise<WireLine[]> {
+    const lines = [...o.lineItems.nodes];
+    let info = o.lineItems.pageInfo;
+    while (info.hasNextPage && info.endCursor) {
+      const data: { order?: { lineItems?: { nodes?: unknown[]; pageInfo?: PageInfo } } | null } =
+        await this.read('OrderLines', {
+          query: ORDER_LINES_QUERY,
+          variables: { id: o.id, first: ORDER_LINES_PAGE, after: info.endCursor },
+          cost: 3 + ORDER_LINES_PAGE,
+        });
+      const conn = data.order?.lineItems;
+      if (!conn || !Array.isArray(conn.nodes) || !conn.nodes.every(isWireLine) || !isObj(conn.pageInfo)) {
+        throw this.badResponse('OrderLines', 'order.lineItems');
+      }
+      lines.push(...(conn.nodes as WireLine[]));
+      info = conn.pageInfo;
+    }
+    return lines;
+  }
+
+  private toShopOrder(o: WireOrder, lines: WireLine[]): ShopOrder {
+    const facts = {
+      displayFinancialStatus: o.displayFinancialStatus,
+      cancelledAt: o.cancelledAt,
+      fulfillmentOrders: o.fulfillmentOrders.nodes,
+    };
+    return {
+      id: o.id,
+      number: o.name,
+      updatedAt: new Date(o.updatedAt).toISOString(),
+      paid: isPaid(facts),
+      closed: isClosed(facts),
+      ...holdState(facts),
+      lines: lines.map((l) => ({
+        id: l.id,
+        sku: l.sku,
+        quantity: l.quantity,
+        unitsToFulfill: unitsToFulfill(l),
+      })),
+      deliveryIds: markersIn(o.codes?.value ?? ''),
+    };
+  }
+
+  // ---- delivery -------------------------------------------------------------------------------
+
+  async runDeliveryStep(step: string, delivery: Delivery): Promise<void> {
+    this.checkDelivery(delivery);
+    if (step === 'metafield') return this.writeCodes(delivery);
+    if (step === 'fulfill') return this.fulfil(delivery);
+    throw this.error('runDeliveryStep', `unknown delivery step "${step}"`, 'BAD_STEP', false);
+  }
+
+  /** A code that would break the one-code-per-line format is refused before anything is written. */
+  private checkDelivery(d: Delivery): void {
+    const bad = d.lines.some(
+      (l) => l.codes.length === 0 || l.codes.some((c) => c.code.trim() === '' || /[\r\n]/.test(c.code)),
+    );
+    if (d.lines.length === 0 || bad) {
+      throw this.error(
+        'runDeliveryStep',
+        `delivery ${d.deliveryId} for ${d.orderId} has an empty line or a malformed code`,
+        'BAD_DELIVERY',
+        false,
+      );
+    }
+  }
+
+  /** Step 1: the codes and the ledger, appended under compare-and-set; nothing if the marker is there. */
+  private async writeCodes(d: Delivery): Promise<void> {
+    const marker = deliveryMarker(d.deliveryId);
+    const newLines = [...d.lines.flatMap((l) => l.codes.map(codeLine)), marker];
+    for (let attempt = 1; attempt <= MAX_STALE_RETRIES; attempt++) {
+      const data: { order?: { codes: WireMetafield | null; ledger: WireMetafield | null } | null } =
+        await this.read('DeliveryMetafields', {
+          query: METAFIELDS_QUERY,
+          variables: { id: d.orderId },
+          cost: 3,
+        });
+      if (data.order === null) throw this.notFound('DeliveryMetafields', d.orderId);
+      const order = data.order;
+      if (!order || (order.codes !== null && typeof order.codes?.value !== 'string')) {
+        throw this.badResponse('DeliveryMetafields', 'order.codes');
+      }
+      const current = order.codes?.value ?? '';
+      if (markersIn(current).includes(d.deliveryId)) {
+        this.log.debug('shopify: codes already in the order', {
+          store: this.store,
+          orderId: d.orderId,
+          deliveryId: d.deliveryId,
+        });
+        return;
+      }
+      // Merged, never overwritten: earlier deliveries (and any text the merchant added) stay.
+      const value = [current.replace(/\s+$/, ''), ...newLines].filter((s) => s !== '').join('\n');
+      const ledger = parseLedger(order.ledger?.value) ?? {};
+      ledger[d.deliveryId] = unitsOf(d);
+      const data2: { metafieldsSet?: { userErrors?: UserError[] } } = await this.write(
+        'DeliveryMetafieldsSet',
+        {
+          query: METAFIELDS_SET,
+          variables: {
+            metafields: [
+              {
+                ownerId: d.orderId,
+                namespace: NS,
+                key: CODES_KEY,
+                type: 'multi_line_text_field',
+                value,
+                compareDigest: order.codes?.compareDigest ?? null,
+              },
+              {
+                ownerId: d.orderId,
+                namespace: NS,
+                key: LEDGER_KEY,
+                type: 'json',
+                value: JSON.stringify(ledger),
+                compareDigest: order.ledger?.compareDigest ?? null,
+              },
+            ],
+          },
+          cost: MUTATION_COST,
+          sensitive: true,
+          once: true,
+        },
+      );
+      const errors = data2.metafieldsSet?.userErrors;
+      if (!Array.isArray(errors)) throw this.badResponse('DeliveryMetafieldsSet', 'metafieldsSet.userErrors');
+      if (errors.length === 0) {
+        this.log.info('shopify: codes written to the order', {
+          store: this.store,
+          orderId: d.orderId,
+          deliveryId: d.deliveryId,
+          codes: newLines.length - 1,
+        });
+        return;
+      }
+      // Someone wrote in between (or an earlier attempt of ours landed): read again and merge.
+      if (errors.every((e) => e.code === 'STALE_OBJECT' || e.code === 'INVALID_COMPARE_DIGEST')) continue;
+      // Codes and fields only: a message could quote the value.
+      const what = errors.map((e) => `${e.code ?? 'ERROR'} at ${(e.field ?? []).join('.')}`).join(', ');
+      throw this.error(
+        'DeliveryMetafieldsSet',
+        `refused for ${d.orderId}: ${what}`,
+        'METAFIELD_REFUSED',
+        false,
+      );
+    }
+    throw this.error(
+      'DeliveryMetafieldsSet',
+      `${d.orderId}: the metafield kept changing (${MAX_STALE_RETRIES} stale compare-and-sets)`,
+      'STALE',
+      true,
+    );
+  }
+
+  /** Step 2: fulfil, with a shipping confirmation, the delivered units not fulfilled yet. */
+  private async fulfil(d: Delivery): Promise<void> {
+    const state = await this.fulfilledState(d.orderId);
+    if (state.cancelled) {
+      throw this.error('DeliveryFulfill', `${d.orderId} is cancelled; not fulfilled`, 'ORDER_CLOSED', false);
+    }
+    const ledger = state.ledger ?? {};
+    if (!state.ledger) {
+      // Unreadable ledger (edited by hand): count only this delivery — fulfil too little, never twice.
+      this.log.warn('shopify: delivery ledger unreadable; counting this delivery only', {
+        store: this.store,
+        orderId: d.orderId,
+      });
+    }
+    ledger[d.deliveryId] ??= unitsOf(d);
+    const need = new Map<string, number>();
+    for (const lineId of Object.keys(unitsOf(d))) {
+      const delivered = Object.values(ledger).reduce((s, units) => s + (units[lineId] ?? 0), 0);
+      const n = delivered - (state.fulfilled.get(lineId) ?? 0);
+      if (n > 0) need.set(lineId, n);
+    }
+    if (need.size === 0) {
+      this.log.debug('shopify: delivered lines already fulfilled', {
+        store: this.store,
+        orderId: d.orderId,
+        deliveryId: d.deliveryId,
+      });
+      return;
+    }
+
+    let fos = await this.fulfillmentOrders(d.orderId);
+    const relevant = (list: WireFulfillmentOrder[]) =>
+      list.filter((fo) => fo.lineItems.nodes.some((l) => need.has(l.lineItem.id) && l.remainingQuantity > 0));
+    const held = relevant(fos).filter((fo) => fo.status === 'ON_HOLD');
+    if (held.some((fo) => fo.fulfillmentHolds.some((h) => !isOurHold(h)))) {
+      throw this.error('DeliveryFulfill', `${d.orderId} is on hold by the merchant`, 'MERCHANT_HOLD', true);
+    }
+    if (held.length > 0) {
+      // Our own hold (placed while waiting) ends with the delivery.
+      await this.releaseOurs(d.orderId, held);
+      fos = await this.fulfillmentOrders(d.orderId);
+    }
+
+    for (const fo of relevant(fos)) {
+      if (fo.status !== 'OPEN' && fo.status !== 'IN_PROGRESS') continue;
+      const items: { id: string; quantity: number }[] = [];
+      for (const l of fo.lineItems.nodes) {
+        const n = Math.min(need.get(l.lineItem.id) ?? 0, l.remainingQuantity);
+        if (n <= 0) continue;
+        items.push({ id: l.id, quantity: n });
+        need.set(l.lineItem.id, (need.get(l.lineItem.id) ?? 0) - n);
+      }
+      if (items.length === 0) continue;
+      const data: { fulfillmentCreate?: { fulfillment: { id: string } | null; userErrors?: UserError[] } } =
+        await this.write('DeliveryFulfill', {
+          query: FULFILLMENT_CREATE,
+          variables: {
+            fulfillment: {
+              notifyCustomer: true,
+              lineItemsByFulfillmentOrder: [{ fulfillmentOrderId: fo.id, fulfillmentOrderLineItems: items }],
+            },
+          },
+          cost: MUTATION_COST,
+          once: true,
+        });
+      const errors = data.fulfillmentCreate?.userErrors;
+      if (!Array.isArray(errors)) throw this.badResponse('DeliveryFulfill', 'fulfillmentCreate.userErrors');
+      if (errors.length > 0) {
+        throw this.error(
+          'DeliveryFulfill',
+          `refused for ${d.orderId}: ${this.userErrorText(errors)}`,
+          'FULFILLMENT_REFUSED',
+          true,
+        );
+      }
+      this.log.info('shopify: order lines fulfilled, buyer notified', {
+        store: this.store,
+        orderId: d.orderId,
+        deliveryId: d.deliveryId,
+        fulfillmentId: data.fulfillmentCreate?.fulfillment?.id,
+        units: items.reduce((s, i) => s + i.quantity, 0),
+      });
+    }
+    const short = [...need.values()].reduce((s, n) => s + Math.max(0, n), 0);
+    if (short > 0) {
+      // Refunded or fulfilled by hand meanwhile: the codes are in the order, the rest is the merchant's.
+      this.log.warn('shopify: fewer units left to fulfil than delivered', {
+        store: this.store,
+        orderId: d.orderId,
+        deliveryId: d.deliveryId,
+        units: short,
+      });
+    }
+  }
+
+  private async fulfilledState(
+    orderId: string,
+  ): Promise<{ cancelled: boolean; ledger: Ledger | null; fulfilled: Map<string, number> }> {
+    const data: {
+      order?: {
+        cancelledAt: string | null;
+        ledger: { value: string } | null;
+        fulfillments: {
+          status: string;
+          fulfillmentLineItems: {
+            nodes: { quantity: number; lineItem: { id: string } }[];
+            pageInfo: { hasNextPage: boolean };
+          };
+        }[];
+      } | null;
+    } = await this.read('DeliveryFulfilled', {
+      query: FULFILLED_QUERY,
+      variables: { id: orderId, fulfillments: FULFILLMENTS, lines: FULFILLMENT_LINES },
+      cost: 5 + FULFILLMENT_LINES * 2,
+    });
+    if (data.order === null) throw this.notFound('DeliveryFulfilled', orderId);
+    const o = data.order;
+    if (!o || !Array.isArray(o.fulfillments))
+      throw this.badResponse('DeliveryFulfilled', 'order.fulfillments');
+    if (
+      o.fulfillments.length >= FULFILLMENTS ||
+      o.fulfillments.some((f) => f.fulfillmentLineItems?.pageInfo?.hasNextPage)
+    ) {
+      throw this.error(
+        'DeliveryFulfilled',
+        `${orderId} has more fulfillments than this adapter reads`,
+        'TOO_LARGE',
+        false,
+      );
+    }
+    const fulfilled = new Map<string, number>();
+    for (const f of o.fulfillments) {
+      // Cancelled or failed fulfillments did not fulfil anything.
+      if (f.status === 'CANCELLED' || f.status === 'ERROR' || f.status === 'FAILURE') continue;
+      for (const l of f.fulfillmentLineItems.nodes) {
+        fulfilled.set(l.lineItem.id, (fulfilled.get(l.lineItem.id) ?? 0) + l.quantity);
+      }
+    }
+    return { cancelled: o.cancelledAt !== null, ledger: parseLedger(o.ledger?.value), fulfilled };
+  }
+
+  private async fulfillmentOrders(orderId: string): Promise<WireFulfillmentOrder[]> {
+    const out: WireFulfillmentOrder[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const data: {
+        order?: { fulfillmentOrders?: { nodes?: WireFulfillmentOrder[]; pageInfo?: PageInfo } } | null;
+      } = await this.read('OrderFulfillmentOrders', {
+        query: FULFILLMENT_ORDERS_QUERY,
+        variables: { id: orderId, first: FO_PAGE, after, lines: FO_LINES },
+        cost: 2 + FO_PAGE * (5 + FO_LINES * 2),
+      });
+      if (data.order === null) throw this.notFound('OrderFulfillmentOrders', orderId);
+      const conn = data.order?.fulfillmentOrders;
+      if (!conn || !Array.isArray(conn.nodes) || !isObj(conn.pageInfo)) {
+        throw this.badResponse('OrderFulfillmentOrders', 'order.fulfillmentOrders');
+      }
+      if (conn.nodes.some((fo) => fo.lineItems?.pageInfo?.hasNextPage)) {
+        throw this.error(
+          'OrderFulfillmentOrders',
+          `${orderId}: a fulfillment order has over ${FO_LINES} lines`,
+          'TOO_LARGE',
+          false,
+        );
+      }
+      out.push(...conn.nodes);
+      if (!conn.pageInfo.hasNextPage || !conn.pageInfo.endCursor) return out;
+      after = conn.pageInfo.endCursor;
+    }
+  }
+
+  // ---- holds ----------------------------------------------------------------------------------
+
+  async hold(orderId: string, noteToBuyer: string): Promise<void> {
+    const fos = await this.fulfillmentOrders(orderId);
+    const targets = fos.filter(
+      (fo) => fo.supportedActions.some((a) => a.action === 'HOLD') && !fo.fulfillmentHolds.some(isOurHold),
+    );
+    for (const fo of targets) {
+      const data: { fulfillmentOrderHold?: { userErrors?: UserError[] } } = await this.write('OrderHold', {
+        query: HOLD_MUTATION,
+        variables: {
+          id: fo.id,
+          hold: {
+            reason: 'OTHER',
+            // Shopify has no message-the-buyer call; the note reaches the merchant on the hold.
+            reasonNotes: noteToBuyer.slice(0, HOLD_NOTE_MAX),
+            handle: OUR_HOLD_HANDLE,
+            notifyMerchant: false,
+          },
+        },
+        cost: MUTATION_COST,
+        once: true,
+      });
+      const errors = data.fulfillmentOrderHold?.userErrors;
+      if (!Array.isArray(errors)) throw this.badResponse('OrderHold', 'fulfillmentOrderHold.userErrors');
+      // Already ours (a retry after a lost answer) is what we wanted.
+      const real = errors.filter((e) => e.code !== 'DUPLICATE_FULFILLMENT_HOLD_HANDLE');
+      if (real.length > 0) {
+        throw this.error(
+          'OrderHold',
+          `refused for ${orderId}: ${this.userErrorText(real)}`,
+          'HOLD_REFUSED',
+          true,
+        );
+      }
+    }
+    this.log.info('shopify: order held', { store: this.store, orderId, fulfillmentOrders: targets.length });
+  }
+
+  async releaseHold(orderId: string): Promise<void> {
+    const fos = await this.fulfillmentOrders(orderId);
+    await this.releaseOurs(orderId, fos);
+  }
+
+  /** Releases our holds by id only: without `holdIds` Shopify would release the merchant's too. */
+  private async releaseOurs(orderId: string, fos: WireFulfillmentOrder[]): Promise<void> {
+    let released = 0;
+    for (const fo of fos) {
+      const ours = fo.fulfillmentHolds.filter(isOurHold).map((h) => h.id);
+      if (ours.length === 0) continue;
+      const data: { fulfillmentOrderReleaseHold?: { userErrors?: UserError[] } } = await this.write(
+        'OrderReleaseHold',
+        { query: RELEASE_MUTATION, variables: { id: fo.id, holdIds: ours }, cost: MUTATION_COST, once: true },
+      );
+      const errors = data.fulfillmentOrderReleaseHold?.userErrors;
+      if (!Array.isArray(errors))
+        throw this.badResponse('OrderReleaseHold', 'fulfillmentOrderReleaseHold.userErrors');
+      if (errors.length > 0) {
+        throw this.error(
+          'OrderReleaseHold',
+          `refused for ${orderId}: ${this.userErrorText(errors)}`,
+          'RELEASE_REFUSED',
+          true,
+        );
+      }
+      released += ours.length;
+    }
+    if (released > 0)
+      this.log.info('shopify: our hold released', { store: this.store, orderId, holds: released });
+  }
+
+  // ---- webhooks -------------------------------------------------------------------------------
+
+  /**
+   * The check `shopify.webhooks.validate` makes (base64 HMAC-SHA256 of the raw body with the app
+   * secret, compared in constant time; then Topic, Shop-Domain, API-Version and Webhook-Id
+   * required), done here with node:crypto because the port is synchronous and the library's
+   * validate is async and wants the framework's request/response objects.
+   */
+  verifyWebhook(req: {
+    headers: Record<string, string | string[] | undefined>;
+    rawBody: Buffer;
+  }): WebhookVerdict {
+    const hmac = headerOf(req.headers, 'x-shopify-hmac-sha256');
+    if (!hmac) return { kind: 'rejected', reason: 'missing X-Shopify-Hmac-Sha256' };
+    const expected = Buffer.from(createHmac('sha256', this.secret).update(req.rawBody).digest('base64'));
+    const given = Buffer.from(hmac);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      return { kind: 'rejected', reason: 'signature does not match the raw body' };
+    }
+    const names = [
+      'x-shopify-topic',
+      'x-shopify-shop-domain',
+      'x-shopify-api-version',
+      'x-shopify-webhook-id',
+    ];
+    const missing = names.filter((n) => !headerOf(req.headers, n));
+    if (missing.length > 0) return { kind: 'rejected', reason: `missing headers: ${missing.join(', ')}` };
+    const topic = topicEnum(headerOf(req.headers, 'x-shopify-topic') as string);
+    const eventId = headerOf(req.headers, 'x-shopify-webhook-id') as string;
+    if (!ORDER_TOPICS.has(topic))
+      return { kind: 'ignored', eventId, reason: `topic ${topic} is not acted on` };
+    let body: unknown;
+    try {
+      body = JSON.parse(req.rawBody.toString('utf8'));
+    } catch {
+      return { kind: 'rejected', reason: 'body is not JSON' };
+    }
+    const gid = isObj(body) ? body.admin_graphql_api_id : undefined;
+    const num = isObj(body) ? body.id : undefined;
+    const orderId =
+      typeof gid === 'string' && /^gid:\/\/shopify\/Order\/\d+$/.test(gid)
+        ? gid
+        : typeof num === 'number' && Number.isSafeInteger(num)
+          ? `gid://shopify/Order/${num}`
+          : undefined;
+    if (!orderId) return { kind: 'rejected', reason: 'order webhook without an order id' };
+    return { kind: 'order', eventId, orderId };
+  }
+
+  async ensureWebhooks(publicUrl: string): Promise<void> {
+    const uri = `${publicUrl.replace(/\/+$/, '')}/webhooks/shopify/${encodeURIComponent(this.store)}`;
+    const existing: { topic: string; uri: string }[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const data: {
+        webhookSubscriptions?: { nodes?: { topic: string; uri: string }[]; pageInfo?: PageInfo };
+      } = await this.read('OrderWebhooks', {
+        query: WEBHOOKS_QUERY,
+        variables: { first: 100, after, topics: [...SUBSCRIBED_TOPICS] },
+        cost: 102,
+      });
+      const conn = data.webhookSubscriptions;
+      if (!conn || !Array.isArray(conn.nodes) || !isObj(conn.pageInfo)) {
+        throw this.badResponse('OrderWebhooks', 'webhookSubscriptions');
+      }
+      existing.push(...conn.nodes);
+      if (!conn.pageInfo.hasNextPage || !conn.pageInfo.endCursor) break;
+      after = conn.pageInfo.endCursor;
+    }
+    const created: string[] = [];
+    for (const topic of SUBSCRIBED_TOPICS) {
+      if (existing.some((s) => s.topic === topic && s.uri === uri)) continue;
+      const data: { webhookSubscriptionCreate?: { userErrors?: UserError[] } } = await this.write(
+        'OrderWebhookCreate',
+        {
+          query: WEBHOOK_CREATE,
+          variables: { topic, sub: { uri, format: 'JSON' } },
+          cost: MUTATION_COST,
+          once: true,
+        },
+      );
+      const errors = data.webhookSubscriptionCreate?.userErrors;
+      if (!Array.isArray(errors))
+        throw this.badResponse('OrderWebhookCreate', 'webhookSubscriptionCreate.userErrors');
+      // "already been taken": created by a concurrent run, or by a call whose answer was lost.
+      const real = errors.filter((e) => !/already been taken/i.test(e.message ?? ''));
+      if (real.length > 0) {
+        throw this.error(
+          'OrderWebhookCreate',
+          `${topic} refused: ${this.userErrorText(real)}`,
+          'WEBHOOK_REFUSED',
+          false,
+        );
+      }
+      if (errors.length === 0) created.push(topic);
+    }
+    if (created.length > 0)
+      this.log.info('shopify: webhooks registered', { store: this.store, topics: created, uri });
+  }
+
+  // ---- plumbing -------------------------------------------------------------------------------
+
+  private read<T>(operation: string, req: Omit<ShopifyRequest, 'operation' | 'kind'>): Promise<T> {
+    return this.client.request<T>({ operation, kind: 'read', ...req });
+  }
+
+  private write<T>(operation: string, req: Omit<ShopifyRequest, 'operation' | 'kind'>): Promise<T> {
+    return this.client.request<T>({ operation, kind: 'write', ...req });
+  }
+
+  private userErrorText(errors: UserError[]): string {
+    return errors.map((e) => `${e.code ? `${e.code}: ` : ''}${e.message ?? 'error'}`).join('; ');
+  }
+
+  private error(operation: string, message: string, code: string, retryable: boolean): StorefrontError {
+    return new StorefrontError({
+      store: this.store,
+      method: 'POST',
+      path: GRAPHQL_PATH,
+      message: `${operation}: ${message}`,
+      code,
+      retryable,
+    });
+  }
+
+  private badResponse(operation: string, what: string): StorefrontError {
+    return this.error(operation, `unexpected answer shape at ${what}`, 'BAD_RESPONSE', true);
+  }
+
+  private notFound(operation: string, orderId: string): StorefrontError {
+    return this.error(operation, `no order ${orderId}`, 'NOT_FOUND', false);
+  }
+}
