@@ -1,6 +1,15 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import {
+  type FakeOrderJson,
+  type FakeOrderNote,
+  FakeOrders,
+  type OrderStatus,
+  type OutboxEmail,
+  type PlaceOrderOptions,
+  type WebhookDeliveryRecord,
+} from './fake-woocommerce-orders.js';
 
 /**
  * A strict fake WooCommerce REST API v3 (as observed on WooCommerce 10.0.2, see
@@ -97,6 +106,8 @@ interface StoredProduct {
   stockQuantity: number | null;
   stockStatus: StockStatus;
   parentId: number;
+  /** Virtual + downloadable items let a paid order skip `processing` (NOTES). */
+  downloadable: boolean;
   /** For a variation: the attribute option it stands for. */
   option: string;
   attributeName: string;
@@ -112,6 +123,7 @@ export interface SeedSimple {
   price?: string;
   status?: PostStatus;
   stockStatus?: StockStatus;
+  downloadable?: boolean;
 }
 
 export interface SeedVariation {
@@ -119,6 +131,7 @@ export interface SeedVariation {
   option?: string;
   stock?: number | null;
   price?: string;
+  downloadable?: boolean;
 }
 
 export interface SeedVariable {
@@ -185,6 +198,7 @@ export class FakeCatalog {
       stockQuantity: p.stock === null ? null : (p.stock ?? 0),
       stockStatus: p.stockStatus ?? 'instock',
       parentId: 0,
+      downloadable: p.downloadable ?? false,
     });
     return this.toJson(stored);
   }
@@ -201,6 +215,7 @@ export class FakeCatalog {
       stockQuantity: null,
       stockStatus: 'outofstock',
       parentId: 0,
+      downloadable: false,
       attributeName,
     });
     p.variations.forEach((v, i) => {
@@ -323,6 +338,32 @@ export class FakeCatalog {
     this.settle(p);
   }
 
+  /** Merchant ticks "Downloadable" (with "Virtual", which every fake product is). */
+  setDownloadable(id: number, downloadable: boolean): void {
+    this.mustGet(id).downloadable = downloadable;
+  }
+
+  // -- used by the order routes (stock is WooCommerce's own business once an order is placed) --
+
+  /** `wc_get_product_id_by_sku`: one non-trashed product or variation with this SKU, or undefined. */
+  productIdBySku(sku: string): number | undefined {
+    const key = wooSkuKey(sku.trim());
+    if (!key) return undefined;
+    return [...this.products.values()].find((p) => p.status !== 'trash' && p.sku && wooSkuKey(p.sku) === key)
+      ?.id;
+  }
+
+  /** Adds `delta` to a stock-managed product; undefined when it does not manage stock (or is gone). */
+  adjustStock(id: number, delta: number): { from: number; to: number } | undefined {
+    const p = this.products.get(id);
+    if (!p?.manageStock || p.type === 'variable') return undefined;
+    const from = p.stockQuantity ?? 0;
+    p.stockQuantity = from + delta;
+    p.modifiedAt = this.now();
+    this.settle(p);
+    return { from, to: p.stockQuantity };
+  }
+
   // -- used by the routes --
 
   get(id: number): StoredProduct | undefined {
@@ -361,6 +402,7 @@ export class FakeCatalog {
       stockQuantity: null,
       stockStatus: 'instock',
       parentId,
+      downloadable: false,
     });
     try {
       this.update(stored, fields, 'batch');
@@ -489,6 +531,7 @@ export class FakeCatalog {
       stockQuantity: v.stock === null ? null : (v.stock ?? 0),
       stockStatus: 'instock',
       parentId: parent.id,
+      downloadable: v.downloadable ?? false,
       option: v.option ?? String(i + 1),
       attributeName: parent.attributeName,
     });
@@ -543,7 +586,7 @@ export class FakeCatalog {
       regular_price: p.regularPrice,
       sale_price: '',
       virtual: true,
-      downloadable: false,
+      downloadable: p.downloadable,
       manage_stock: p.manageStock,
       stock_quantity: p.manageStock ? p.stockQuantity : null,
       stock_status: p.stockStatus,
@@ -711,12 +754,19 @@ export interface FakeRoute {
   permission: RoutePermission;
   /** Argument validation, which WordPress runs before the permission check. */
   validate?: (req: RouteRequest) => void;
-  handle: (req: RouteRequest) => RouteResult;
+  /** May be async (a webhook creation pings its URL before answering). */
+  handle: (req: RouteRequest) => RouteResult | Promise<RouteResult>;
 }
 
 const BATCH_LIMIT = 100;
 
-function intParam(query: URLSearchParams, name: string, def: number, min: number, max?: number): number {
+export function intParam(
+  query: URLSearchParams,
+  name: string,
+  def: number,
+  min: number,
+  max?: number,
+): number {
   const raw = query.get(name);
   if (raw === null || raw === '') return def;
   const n = Number(raw);
@@ -736,7 +786,7 @@ function intParam(query: URLSearchParams, name: string, def: number, min: number
   return n;
 }
 
-function validatePaging(req: RouteRequest): void {
+export function validatePaging(req: RouteRequest): void {
   intParam(req.query, 'per_page', 10, 1, 100);
   intParam(req.query, 'page', 1, 1);
 }
@@ -767,7 +817,7 @@ function batchBody(body: unknown): BatchBody {
   return out;
 }
 
-function asRecord(item: unknown): Record<string, unknown> {
+export function asRecord(item: unknown): Record<string, unknown> {
   return item && typeof item === 'object' && !Array.isArray(item) ? (item as Record<string, unknown>) : {};
 }
 
@@ -1005,7 +1055,7 @@ export function productRoutes(
 }
 
 /** `X-WP-Total`, `X-WP-TotalPages` and `Link`; past the last page `Link` still has `rel="prev"`. */
-function paginationHeaders(
+export function paginationHeaders(
   req: RouteRequest,
   page: number,
   total: number,
@@ -1048,6 +1098,8 @@ export interface FakeWooCommerceOptions {
   /** The shop's clock minus ours (its `Date` header and its OAuth timestamp window follow it). */
   clockSkewMs?: number;
   latencyMs?: number;
+  /** The site's timezone (order `date_*` fields are local, `date_*_gmt` UTC). Default 0. */
+  utcOffsetMinutes?: number;
 }
 
 export interface RecordedRequest {
@@ -1061,6 +1113,7 @@ export interface RecordedRequest {
 export type DownMode = false | '503' | 'refuse';
 
 const PRODUCT_ROUTE = /^products(\/|$)/;
+const ORDER_ROUTE = /^orders(\/|$)/;
 const WC_PREFIX = '/wp-json/wc/v3/';
 
 interface CompiledRoute {
@@ -1084,6 +1137,8 @@ function compile(route: FakeRoute): CompiledRoute {
 
 export class FakeWooCommerce {
   readonly catalog: FakeCatalog;
+  /** Orders, notes, refunds, webhooks, and the buyer's outbox. */
+  readonly orders: FakeOrders;
   readonly consumerKey: string;
   readonly consumerSecret: string;
   latencyMs: number;
@@ -1120,6 +1175,13 @@ export class FakeWooCommerce {
       () => this.now(),
     );
     this.addRoutes(productRoutes(this.catalog, (sku) => this.itemFaults.get(wooSkuKey(sku))));
+    this.orders = new FakeOrders({
+      catalog: this.catalog,
+      homeUrl: () => this.url,
+      now: () => this.now(),
+      ...(opts.utcOffsetMinutes !== undefined && { utcOffsetMinutes: opts.utcOffsetMinutes }),
+    });
+    this.addRoutes(this.orders.routes());
   }
 
   /** The home URL, `http://127.0.0.1:PORT` (valid once started). */
@@ -1143,6 +1205,7 @@ export class FakeWooCommerce {
   }
 
   async stop(): Promise<void> {
+    await this.orders.stop();
     await this.closeListener();
   }
 
@@ -1167,6 +1230,39 @@ export class FakeWooCommerce {
     return this.catalog.deleteProduct(id);
   }
 
+  // -- orders: seeding & inspection (delegates to `orders`, which has the full set) --
+
+  placeOrder(opts: PlaceOrderOptions): FakeOrderJson {
+    return this.orders.placeOrder(opts);
+  }
+  refund(orderId: number, lines: { lineId?: number; sku?: string; quantity: number }[]): FakeOrderJson {
+    return this.orders.refund(orderId, lines);
+  }
+  cancel(orderId: number): FakeOrderJson {
+    return this.orders.cancel(orderId);
+  }
+  holdByMerchant(orderId: number): FakeOrderJson {
+    return this.orders.holdByMerchant(orderId);
+  }
+  order(id: number): FakeOrderJson | undefined {
+    return this.orders.order(id);
+  }
+  orderStatus(id: number): OrderStatus {
+    return this.orders.status(id);
+  }
+  notesOf(orderId: number, filter: { customer?: boolean } = {}): FakeOrderNote[] {
+    return this.orders.notesOf(orderId, filter);
+  }
+  orderMeta(orderId: number, key: string): unknown {
+    return this.orders.meta(orderId, key);
+  }
+  get outbox(): readonly OutboxEmail[] {
+    return this.orders.outbox;
+  }
+  deliverWebhooks(): Promise<WebhookDeliveryRecord[]> {
+    return this.orders.deliverWebhooks();
+  }
+
   // -- counters --
 
   get requests(): readonly RecordedRequest[] {
@@ -1185,6 +1281,14 @@ export class FakeWooCommerce {
   /** POST/PUT/DELETE on product routes (batch calls included). */
   get writeCalls(): number {
     return this.log.filter((r) => r.method !== 'GET' && PRODUCT_ROUTE.test(r.route)).length;
+  }
+  /** GETs on order routes (notes and refunds included). */
+  get orderReadCalls(): number {
+    return this.log.filter((r) => r.method === 'GET' && ORDER_ROUTE.test(r.route)).length;
+  }
+  /** POST/PUT/DELETE on order routes (notes and refunds included). */
+  get orderWriteCalls(): number {
+    return this.log.filter((r) => r.method !== 'GET' && ORDER_ROUTE.test(r.route)).length;
   }
   resetCounters(): void {
     this.log.length = 0;
@@ -1327,7 +1431,7 @@ export class FakeWooCommerce {
         const [code, message] = PERMISSION_ERRORS[match.route.permission];
         throw new WooError(401, code, message);
       }
-      const result = match.route.handle(routeReq);
+      const result = await match.route.handle(routeReq);
       const status = result.status ?? 200;
       record(status);
       send(status, applyFields(result.body, url.searchParams.get('_fields')), result.headers);
@@ -1448,7 +1552,7 @@ function applyFields(body: unknown, fieldsParam: string | null): unknown {
   return picked && typeof picked === 'object' && Object.keys(picked).length === 0 ? [] : picked;
 }
 
-function readBody(req: http.IncomingMessage): Promise<string> {
+export function readBody(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));

@@ -17,5 +17,18 @@ export type {
   WooProductJson,
 } from './fake-woocommerce.js';
 export { FakeWooCommerce } from './fake-woocommerce.js';
+export type {
+  FakeOrderJson,
+  FakeOrderNote,
+  OrderStatus,
+  OutboxEmail,
+  PlaceOrderOptions,
+  WebhookDeliveryRecord,
+} from './fake-woocommerce-orders.js';
+export { FakeOrders } from './fake-woocommerce-orders.js';
 export type { WooCommerceAdapterOptions, WooRef } from './woocommerce-adapter.js';
 export { WooCommerceStorefront } from './woocommerce-adapter.js';
+export type { WooOrdersOptions } from './woocommerce-orders.js';
+export { WooCommerceOrders } from './woocommerce-orders.js';
+export type { WooOrderFacts } from './woocommerce-paid-rules.js';
+export { holdState, isClosed, isPaid, unitsToFulfill } from './woocommerce-paid-rules.js';

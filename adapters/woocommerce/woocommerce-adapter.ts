@@ -6,11 +6,13 @@ import type {
   CallCounts,
   PushOptions,
   PushOutcome,
+  ShopOrders,
   StockTarget,
   Storefront,
   StorefrontContext,
 } from '../../src/storefront.js';
 import { type RetryPolicy, WooCommerceClient } from './woocommerce-client.js';
+import { WooCommerceOrders } from './woocommerce-orders.js';
 
 /**
  * WooCommerce stock pushes. SKUs resolve to a product or a variation through the SKU cache
@@ -135,6 +137,8 @@ class PushState {
 export class WooCommerceStorefront implements Storefront {
   readonly type = 'woocommerce';
   readonly name: string;
+  /** Order intake and delivery (woocommerce-orders.ts), over the same client and request queue. */
+  readonly orders: ShopOrders;
   private readonly client: WooCommerceClient;
 
   constructor(
@@ -152,6 +156,14 @@ export class WooCommerceStorefront implements Storefront {
       concurrency: config.concurrency,
       log: ctx.log,
       ...(opts.retry && { retry: opts.retry }),
+    });
+    this.orders = new WooCommerceOrders({
+      store: config.name,
+      client: this.client,
+      unpaidMethods: config.unpaidMethods,
+      webhookSecret: config.webhookSecret,
+      log: ctx.log,
+      now: ctx.now,
     });
   }
 
