@@ -88,10 +88,11 @@ export function webhookRoutes(deps: WebhookDeps): Route[] {
             return { status: 200, json: { ok: true } };
           case 'order': {
             const fresh = immediate(ctx.db, () =>
+              // WooCommerce's delivery id hashes the webhook id and the second: two orders can share one.
               recordWebhookEvent(
                 ctx.db,
                 `${store.type}/${store.name}`,
-                verdict.eventId,
+                `${verdict.eventId}:${verdict.orderId}`,
                 verdict.orderId,
                 ctx.now(),
               ),
