@@ -1,0 +1,157 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import type { FakeShopify } from '../../adapters/shopify/index.js';
+import { parseConfig } from '../../config/load.js';
+import { runPass } from '../../src/fulfillment/fulfillment-job.js';
+import { createLogger } from '../../src/log.js';
+import { openRuntime, type Fulfillment, type Runtime } from '../../src/runtime.js';
+import { SandboxSupplier, type SandboxSupplierOptions } from '../../src/sandbox/supplier-server.js';
+import { formatSku } from '../../src/sku.js';
+import { startFake, TEST_SECRET, TEST_TOKEN } from '../adapters/shopify/fake-shopify-support.js';
+import { waitUntil } from './wait-until.js';
+
+/**
+ * The money path end to end, in-process but over real HTTP: the sandbox supplier, a strict fake
+ * Shopify, a real SQLite file, and the runtime built from a config exactly as the daemon builds
+ * it. Every log line is captured so tests can search it for codes and keys.
+ */
+
+export const API_KEY = 'psn_test_key_0123456789abcdef0123';
+
+export interface FulfillmentWorld {
+  supplier: SandboxSupplier;
+  shop: FakeShopify;
+  runtime: Runtime;
+  f: Fulfillment;
+  dir: string;
+  dbFile: string;
+  logs: () => string;
+  skus: string[];
+  /** One fulfillment pass (polling the shop). */
+  pass(): Promise<void>;
+  /** Passes until `probe` holds. */
+  until<T>(probe: () => T, what: string, timeoutMs?: number): Promise<NonNullable<T>>;
+  /** Reopens the runtime on the same database (a restart after a crash). */
+  restart(over?: Partial<WorldOptions>): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface WorldOptions {
+  honoursIdempotencyKeys: boolean;
+  batchWindowSeconds: number;
+  minBalanceUsd: number;
+  supplier: Partial<SandboxSupplierOptions>;
+}
+
+function configText(o: WorldOptions, supplierUrl: string, shop: string, dbFile: string, codesKey: string): string {
+  return `
+supplier:
+  baseUrl: ${supplierUrl}
+  apiKey: ${API_KEY}
+  requestsPerMinute: 600
+  ordersPerMinute: 120
+  honoursIdempotencyKeys: ${o.honoursIdempotencyKeys}
+  timeoutMs: 2000
+  maxAttempts: 3
+database: ${dbFile}
+codesKey: ${codesKey}
+fulfillment:
+  batchWindowSeconds: ${o.batchWindowSeconds}
+  minBalanceUsd: ${o.minBalanceUsd}
+storefronts:
+  - name: shop-s
+    type: shopify
+    shop: "${shop}"
+    accessToken: ${TEST_TOKEN}
+    apiSecretKey: ${TEST_SECRET}
+`;
+}
+
+export async function startFulfillmentWorld(opts: Partial<WorldOptions> = {}): Promise<FulfillmentWorld> {
+  let o: WorldOptions = {
+    honoursIdempotencyKeys: true,
+    batchWindowSeconds: 0,
+    minBalanceUsd: 0,
+    ...opts,
+    supplier: { ...opts.supplier },
+  };
+  const supplier = new SandboxSupplier({
+    apiKey: API_KEY,
+    entries: 8,
+    paidAfterMs: 30,
+    deliveredAfterMs: 60,
+    tickMs: 10,
+    limits: { general: 600, bulk: 120 },
+    ...o.supplier,
+  });
+  const supplierUrl = await supplier.start();
+  const shop = await startFake({ apiSecretKey: TEST_SECRET });
+  const skus = supplier.catalog().map((e) => formatSku('PSN-{region}-{denomination}', e));
+  shop.addProducts(skus, { quantity: 0 });
+  const dir = mkdtempSync(path.join(tmpdir(), 'psnb2b-money-'));
+  const dbFile = path.join(dir, 'sync.db');
+  const codesKey = randomBytes(32).toString('base64');
+  const captured: string[] = [];
+  const stream = new PassThrough();
+  stream.on('data', (c: Buffer) => captured.push(c.toString('utf8')));
+  const log = createLogger({ level: 'debug', format: 'json', stream });
+
+  const open = async () => {
+    const loaded = parseConfig(configText(o, supplierUrl, shop.shop, dbFile, codesKey), path.join(dir, 'sync.config.yaml'), {});
+    const runtime = await openRuntime(loaded, log);
+    if (!runtime.fulfillment) throw new Error('fulfillment did not start');
+    // The catalogue snapshot is what purchases are checked against.
+    await runtime.job.run({});
+    return runtime;
+  };
+  let runtime = await open();
+  const world: FulfillmentWorld = {
+    supplier,
+    shop,
+    runtime,
+    f: runtime.fulfillment as Fulfillment,
+    dir,
+    dbFile,
+    skus,
+    logs: () => captured.join(''),
+    async pass() {
+      await runPass(world.f.ctx, { poll: true });
+    },
+    async until(probe, what, timeoutMs = 10_000) {
+      return waitUntil(
+        async () => {
+          await world.pass();
+          return probe();
+        },
+        { what, timeoutMs, intervalMs: 20 },
+      );
+    },
+    async restart(over = {}) {
+      await runtime.close();
+      o = { ...o, ...over };
+      runtime = await open();
+      world.runtime = runtime;
+      world.f = runtime.fulfillment as Fulfillment;
+    },
+    async close() {
+      await runtime.close();
+      await Promise.allSettled([supplier.stop(), shop.stop()]);
+    },
+  };
+  return world;
+}
+
+/** Everything a leak could hide in: captured logs, the database file and its write-ahead log. */
+export function persistedText(w: FulfillmentWorld): string {
+  const read = (f: string) => {
+    try {
+      return readFileSync(f).toString('latin1');
+    } catch {
+      return '';
+    }
+  };
+  return [w.logs(), read(w.dbFile), read(`${w.dbFile}-wal`)].join('\n');
+}
