@@ -112,6 +112,8 @@ export const sandboxSchema = z.strictObject({
   /** How often the sandbox catalogue drifts, in seconds (so there is always something to sync). */
   driftSeconds: z.number().min(1).default(20),
   startingBalanceUsd: z.number().min(0).default(5000),
+  /** A simulated shopper places a paid order this often, in seconds (0 = none). */
+  shopperSeconds: z.number().min(0).default(12),
 });
 
 export const logSchema = z.strictObject({

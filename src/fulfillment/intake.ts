@@ -78,6 +78,13 @@ export function takeInOrder(ctx: IntakeContext, store: string, order: ShopOrder)
           now,
         );
         result.newLines++;
+        ctx.log.info(
+          `${store} order ${order.number}: sale received, ${shopLine.unitsToFulfill}× ${shopLine.sku}`,
+          {
+            component: 'fulfillment',
+            store,
+          },
+        );
         if (unknown) {
           raiseAlert(
             db,

@@ -3,7 +3,13 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import path from 'node:path';
 import { FakeWooCommerce } from '../../adapters/woocommerce/index.js';
 import type { LoadedConfig } from '../../config/load.js';
-import type { Config, RawConfig, SandboxConfig, StorefrontConfig } from '../../config/schema.js';
+import {
+  type Config,
+  type RawConfig,
+  type SandboxConfig,
+  type StorefrontConfig,
+  sandboxSchema,
+} from '../../config/schema.js';
 import type { Logger } from '../log.js';
 import { usdToCents } from '../money.js';
 import { registerSecret } from '../redact.js';
@@ -88,11 +94,29 @@ async function startServers(raw: RawConfig, sb: SandboxConfig, baseDir: string) 
   const skus = supplier.catalog().map((e) => formatSku(raw.catalog.skuTemplate, e));
   shop.seedCatalog(skus.slice(0, Math.max(1, skus.length - NOT_IN_SHOP)), { stock: 0 });
   const drift = setInterval(() => supplier.drift(), sb.driftSeconds * 1000);
+  const shoppers =
+    sb.shopperSeconds > 0 ? setInterval(() => simulateShopper(shop), sb.shopperSeconds * 1000) : undefined;
   const stop = async () => {
     clearInterval(drift);
+    clearInterval(shoppers);
     await Promise.allSettled([supplier.stop(), shop.stop()]);
   };
   return { secrets, supplier, supplierUrl, shop, shopUrl, stop };
+}
+
+/** A buyer who pays by card for one or two cards the shop shows in stock. */
+function simulateShopper(shop: FakeWooCommerce): void {
+  const inStock = shop.catalog
+    .all()
+    .filter((p) => p.type !== 'variable' && p.sku && (p.stock_quantity ?? 0) > 0)
+    .map((p) => p.sku);
+  if (inStock.length === 0) return;
+  const pick = () => inStock[Math.floor(Math.random() * inStock.length)] as string;
+  const first = pick();
+  const second = pick();
+  const lines = [{ sku: first, quantity: 1 + Math.floor(Math.random() * 2) }];
+  if (second !== first && Math.random() < 0.3) lines.push({ sku: second, quantity: 1 });
+  shop.placeOrder({ lines, paymentMethod: 'stripe', paid: true });
 }
 
 export async function startSandbox(
@@ -117,6 +141,12 @@ export async function startSandbox(
     timeoutMs: 10_000,
     concurrency: 2,
   };
+  if (raw.server.port !== 0) {
+    s.supplier.setWebhook(
+      `http://127.0.0.1:${raw.server.port}/webhooks/psnb2b`,
+      s.secrets.supplierWebhookSecret,
+    );
+  }
   return {
     config: {
       ...raw,
@@ -140,14 +170,7 @@ export async function startSandbox(
 
 /** `psnb2b-sync sandbox`: the sandbox servers alone, for pointing another tool (or a second daemon) at. */
 export async function runStandaloneSandbox(loaded: LoadedConfig, log: Logger): Promise<void> {
-  const sb = loaded.raw.sandbox ?? {
-    dataDir: './data',
-    supplierPort: 0,
-    shopPort: 0,
-    entries: 24,
-    driftSeconds: 20,
-    startingBalanceUsd: 5000,
-  };
+  const sb = loaded.raw.sandbox ?? sandboxSchema.parse({});
   const s = await startServers(loaded.raw, sb, loaded.baseDir);
   process.stdout.write(
     [
