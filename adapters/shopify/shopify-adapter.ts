@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ShopifyStoreConfig } from '../../config/schema.js';
 import { AppError, type SafeError, StorefrontError, toSafeError } from '../../src/errors.js';
+import { PushTally } from '../../src/push-tally.js';
 import { skuKey } from '../../src/sku.js';
 import type {
   CachedSku,
@@ -242,45 +243,10 @@ interface Retry {
   stale: boolean;
 }
 
-/** Everything one push learns, settled target by target. */
-class PushState {
-  readonly acknowledged: StockTarget[] = [];
-  readonly missing: string[] = [];
-  readonly duplicate: string[] = [];
-  readonly failed: { sku: string; error: SafeError }[] = [];
-  readonly calls: CallCounts = { reads: 0, writes: 0 };
+/** Everything one push learns: the shared tally, plus Shopify's one-time fixes. */
+class PushState extends PushTally {
   readonly oneTime: OneTimeCounts = { activations: 0, policyUpdates: 0 };
   setCalls = 0;
-  /** A call got an answer from the store. */
-  reached = false;
-  /** Set once the store stops answering: later steps fail their SKUs without calling. */
-  unreachable: StorefrontError | undefined;
-  settled = 0;
-
-  constructor(readonly total: number) {}
-
-  ack(w: Wanted): void {
-    this.acknowledged.push(...w.targets);
-    this.settled += w.targets.length;
-  }
-  miss(w: Wanted): void {
-    this.missing.push(...w.targets.map((t) => t.sku));
-    this.settled += w.targets.length;
-  }
-  dup(w: Wanted): void {
-    this.duplicate.push(...w.targets.map((t) => t.sku));
-    this.settled += w.targets.length;
-  }
-  fail(w: Wanted, error: SafeError): void {
-    for (const t of w.targets) this.failed.push({ sku: t.sku, error });
-    this.settled += w.targets.length;
-  }
-  /** A failed call: remembers whether the store is unreachable (no answer, 5xx, 429 after retries). */
-  callFailed(e: StorefrontError): void {
-    const unreachable = e.retryable && (e.status === undefined || e.status >= 500 || e.status === 429);
-    if (unreachable) this.unreachable ??= e;
-    else this.reached = true;
-  }
 }
 
 export class ShopifyStorefront implements Storefront {

@@ -1,5 +1,6 @@
 import type { WooStoreConfig } from '../../config/schema.js';
 import { AppError, type SafeError, StorefrontError, toSafeError } from '../../src/errors.js';
+import { PushTally } from '../../src/push-tally.js';
 import { skuKey } from '../../src/sku.js';
 import type {
   CachedSku,
@@ -95,44 +96,8 @@ interface Resolved {
   ref: WooRef;
 }
 
-/** Everything one push learns, settled target by target. */
-class PushState {
-  readonly acknowledged: StockTarget[] = [];
-  readonly missing: string[] = [];
-  readonly duplicate: string[] = [];
-  readonly failed: { sku: string; error: SafeError }[] = [];
-  readonly calls: CallCounts = { reads: 0, writes: 0 };
-  /** Calls that got an answer from the store (any HTTP status below 500 but 429). */
-  reached = false;
-  /** The first "store unreachable" error, thrown if nothing ever reached it. */
-  unreachable: StorefrontError | undefined;
-  settled = 0;
-
-  constructor(readonly total: number) {}
-
-  ack(w: Wanted): void {
-    this.acknowledged.push(...w.targets);
-    this.settled += w.targets.length;
-  }
-  miss(w: Wanted): void {
-    this.missing.push(...w.targets.map((t) => t.sku));
-    this.settled += w.targets.length;
-  }
-  dup(w: Wanted): void {
-    this.duplicate.push(...w.targets.map((t) => t.sku));
-    this.settled += w.targets.length;
-  }
-  fail(w: Wanted, error: SafeError): void {
-    for (const t of w.targets) this.failed.push({ sku: t.sku, error });
-    this.settled += w.targets.length;
-  }
-  /** Notes whether a failed call ever reached the store. */
-  callFailed(e: StorefrontError): void {
-    const unreachable = e.status === undefined || e.status >= 500 || e.status === 429;
-    if (!unreachable) this.reached = true;
-    else this.unreachable ??= e;
-  }
-}
+/** Everything one push learns (the shared tally). */
+class PushState extends PushTally {}
 
 export class WooCommerceStorefront implements Storefront {
   readonly type = 'woocommerce';
