@@ -5,7 +5,6 @@ import { PushTally } from '../../src/push-tally.js';
 import { skuKey } from '../../src/sku.js';
 import type {
   CachedSku,
-  CallCounts,
   PushOptions,
   PushOutcome,
   ShopOrders,

@@ -4,7 +4,6 @@ import { PushTally } from '../../src/push-tally.js';
 import { skuKey } from '../../src/sku.js';
 import type {
   CachedSku,
-  CallCounts,
   PushOptions,
   PushOutcome,
   ShopOrders,

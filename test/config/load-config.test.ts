@@ -69,9 +69,9 @@ describe('config', () => {
     expect(raw.server.port).toBe(9999);
   });
 
-  it('lets an optional key be left unset with ${VAR:-}', () => {
+  it('lets an optional key be left unset with $' + '{VAR:-}', () => {
     const { raw } = parseConfig(
-      base.replace('apiKey: ${KEY}', 'apiKey: ${KEY}\n  webhookSecret: ${HOOK:-}'),
+      base.replace(`apiKey: $\{KEY}`, `apiKey: $\{KEY}\n  webhookSecret: $\{HOOK:-}`),
       '/x/c.yaml',
       env,
     );
