@@ -158,6 +158,10 @@ export function buildProgram(): Command {
     .action(async (_o, cmd: Command) => {
       const loaded = load(cmd);
       const log = createLogger({ level: loaded.raw.log.level, format: loaded.raw.log.format });
+      // Every step's state is durable, so a stray rejection is logged (safely) rather than taking the daemon down.
+      process.on('unhandledRejection', (e) =>
+        log.error(`unhandled rejection: ${describeSafeError(toSafeError(e))}`, { component: 'daemon' }),
+      );
       const daemon = await startDaemon(loaded, log);
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {

@@ -5,7 +5,7 @@ import { ConfigError, describeSafeError, toSafeError } from './errors.js';
 import { hasWork } from './fulfillment/fulfillment-job.js';
 import type { CycleReport } from './inventory/sync-inventory.js';
 import type { Logger } from './log.js';
-import { openRuntime, type Runtime, storeSummaries } from './runtime.js';
+import { checkStoreClocks, openRuntime, type Runtime, storeSummaries } from './runtime.js';
 import { adminRoutes } from './server/admin-routes.js';
 import { HttpServer, isLoopback } from './server/http-server.js';
 import { webhookRoutes } from './server/webhook-routes.js';
@@ -131,6 +131,7 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
     ordersTick();
   }
   const beat = setInterval(() => {
+    checkStoreClocks(db, runtime.stores);
     if (!heartbeat(db)) {
       log.error('lost the run lock to another process; stopping', { component: 'daemon' });
       void handle.stop().then(() => process.exit(1));

@@ -247,16 +247,27 @@ function buildFulfillment(
   };
 }
 
+const MAX_SKEW_MS = 5 * 60_000;
+
 /** Clock skew against a peer over 5 minutes is an alert (WooCommerce OAuth fails beyond 15). */
+export function recordClockSkew(db: Db, peer: string, skewMs: number): void {
+  if (Math.abs(skewMs) > MAX_SKEW_MS) {
+    raiseAlert(db, 'clock-skew', peer, `${peer}'s clock differs from ours by ${Math.round(skewMs / 1000)} s`);
+  } else resolveAlert(db, 'clock-skew', peer);
+}
+
+/** Feeds the supplier's `Date` headers to `recordClockSkew`, at most once a minute. */
 export function watchClockSkew(db: Db, peer: string): (serverDate: Date) => void {
   let last = 0;
   return (serverDate) => {
     const now = Date.now();
     if (now - last < 60_000) return;
     last = now;
-    const skew = serverDate.getTime() - now;
-    if (Math.abs(skew) > 5 * 60_000) {
-      raiseAlert(db, 'clock-skew', peer, `${peer}'s clock differs from ours by ${Math.round(skew / 1000)} s`);
-    } else resolveAlert(db, 'clock-skew', peer);
+    recordClockSkew(db, peer, serverDate.getTime() - now);
   };
+}
+
+/** The shops whose adapters track their clock. */
+export function checkStoreClocks(db: Db, stores: readonly Storefront[]): void {
+  for (const s of stores) if (s.clockSkewMs !== undefined) recordClockSkew(db, s.name, s.clockSkewMs);
 }

@@ -60,6 +60,8 @@ export interface Storefront {
   pushStock(targets: StockTarget[], options?: PushOptions): Promise<PushOutcome>;
   /** Order intake and delivery (fulfillment). Optional until every adapter has it. */
   readonly orders?: ShopOrders;
+  /** The shop's clock minus ours, from its last HTTP `Date` header, where the adapter tracks it. */
+  readonly clockSkewMs?: number | undefined;
   close(): Promise<void>;
 }
 

@@ -105,6 +105,11 @@ export class WooCommerceStorefront implements Storefront {
   readonly orders: ShopOrders;
   private readonly client: WooCommerceClient;
 
+  /** WooCommerce's OAuth refuses requests beyond 15 minutes of skew; the core alerts at 5. */
+  get clockSkewMs(): number | undefined {
+    return this.client.clockSkewMs;
+  }
+
   constructor(
     config: WooStoreConfig,
     private readonly ctx: StorefrontContext,
