@@ -1,17 +1,17 @@
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { storefrontFactories } from '../adapters/index.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Config, StorefrontConfig } from '../config/schema.js';
 import { raiseAlert, resolveAlert } from './alerts.js';
-import { type Db, immediate, migrate, openDb } from './db/open.js';
-import { acquireRunLock, releaseRunLock } from './db/run-lock.js';
-import { clearSkuCache, sqliteSkuCache } from './db/sku-cache-table.js';
+import { type Db, migrate, openDb } from './db/open.js';
+import { acquireRunLock, currentHolder, releaseRunLock } from './db/run-lock.js';
+import { sqliteSkuCache } from './db/sku-cache-table.js';
 import { ConfigError, DatabaseError, describeSafeError, toSafeError } from './errors.js';
 import { CodeVault, parseCodesKey } from './fulfillment/code-vault.js';
 import type { FulfillmentContext } from './fulfillment/fulfillment-context.js';
 import { intakeOne, type PassReport, pollIntake, runPass } from './fulfillment/fulfillment-job.js';
 import { soldNotOrdered } from './fulfillment/fulfillment-ledger.js';
-import { clearCheckpoint } from './inventory/checkpoints.js';
 import { type CycleOptions, type CycleReport, runInventoryCycle } from './inventory/sync-inventory.js';
 import type { Logger } from './log.js';
 import { usdToCents } from './money.js';
@@ -68,6 +68,22 @@ export async function resolveConfig(
   return { config: { ...raw, supplier: raw.supplier, configPath, baseDir }, sandbox: null };
 }
 
+/**
+ * The sandbox supplier and shop start empty on every start, so what an earlier sandbox run
+ * recorded (checkpoints, orders in flight) refers to nothing: its database starts anew too.
+ * A live daemon's database is never touched.
+ */
+function resetSandboxDatabase(file: string): void {
+  if (!existsSync(file)) return;
+  const probe = openDb(file);
+  const holder = currentHolder(probe);
+  probe.close();
+  if (holder && holder.pid !== process.pid) {
+    throw new DatabaseError(`another psnb2b-sync (pid ${holder.pid} on ${holder.hostname}) holds ${file}`);
+  }
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+}
+
 export function databasePath(config: Pick<Config, 'database' | 'baseDir'>): string {
   return path.resolve(config.baseDir, config.database);
 }
@@ -97,6 +113,7 @@ export async function openRuntime(loaded: LoadedConfig, log: Logger): Promise<Ru
   const { config, sandbox } = await resolveConfig(loaded, log);
   let db: Db | undefined;
   try {
+    if (sandbox) resetSandboxDatabase(databasePath(config));
     db = openDb(databasePath(config));
     const lock = acquireRunLock(db, null);
     if (!lock.ok) {
@@ -111,13 +128,6 @@ export async function openRuntime(loaded: LoadedConfig, log: Logger): Promise<Ru
     }
     migrate(db);
     const handle = db;
-    // The sandbox shop starts empty on every start: what it acknowledged before is gone.
-    for (const store of sandbox?.freshStores ?? []) {
-      immediate(handle, () => {
-        clearCheckpoint(handle, store);
-        clearSkuCache(handle, store);
-      });
-    }
     const pacer = new Pacer({
       db,
       limits: { general: config.supplier.requestsPerMinute, bulk: config.supplier.ordersPerMinute },

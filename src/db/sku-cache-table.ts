@@ -58,6 +58,3 @@ export function skuCounts(db: Db, store: string): Record<SkuState, number> {
   return out;
 }
 
-export function clearSkuCache(db: Db, store: string): void {
-  db.prepare('DELETE FROM sku_cache WHERE store = ?').run(store);
-}

@@ -25,7 +25,3 @@ export function advanceCheckpoint(db: Db, store: string, acked: readonly StockTa
   for (const t of acked) upsert.run(store, skuKey(t.sku), t.sku, t.quantity, now);
 }
 
-/** Forgetting a store's checkpoint forces a full push to that store alone. */
-export function clearCheckpoint(db: Db, store: string): void {
-  db.prepare('DELETE FROM store_checkpoints WHERE store = ?').run(store);
-}

@@ -60,8 +60,6 @@ function loadOrCreateSecrets(dataDir: string): SandboxSecrets {
 export interface SandboxHandle {
   supplier: SandboxSupplier;
   shop: FakeWooCommerce;
-  /** Stores whose shop starts empty every time: their checkpoint and SKU cache are stale. */
-  freshStores: string[];
   stop(): Promise<void>;
 }
 
@@ -164,7 +162,7 @@ export async function startSandbox(
       storefronts: [store],
       codesKey: raw.codesKey ?? s.secrets.codesKey,
     },
-    handle: { supplier: s.supplier, shop: s.shop, freshStores: [SANDBOX_STORE.name], stop: s.stop },
+    handle: { supplier: s.supplier, shop: s.shop, stop: s.stop },
   };
 }
 
