@@ -7,7 +7,7 @@ import type { FakeShopify } from '../../adapters/shopify/index.js';
 import { parseConfig } from '../../config/load.js';
 import { runPass } from '../../src/fulfillment/fulfillment-job.js';
 import { createLogger } from '../../src/log.js';
-import { openRuntime, type Fulfillment, type Runtime } from '../../src/runtime.js';
+import { type Fulfillment, openRuntime, type Runtime } from '../../src/runtime.js';
 import { SandboxSupplier, type SandboxSupplierOptions } from '../../src/sandbox/supplier-server.js';
 import { formatSku } from '../../src/sku.js';
 import { startFake, TEST_SECRET, TEST_TOKEN } from '../adapters/shopify/fake-shopify-support.js';
@@ -46,7 +46,13 @@ export interface WorldOptions {
   supplier: Partial<SandboxSupplierOptions>;
 }
 
-function configText(o: WorldOptions, supplierUrl: string, shop: string, dbFile: string, codesKey: string): string {
+function configText(
+  o: WorldOptions,
+  supplierUrl: string,
+  shop: string,
+  dbFile: string,
+  codesKey: string,
+): string {
   return `
 supplier:
   baseUrl: ${supplierUrl}
@@ -100,7 +106,11 @@ export async function startFulfillmentWorld(opts: Partial<WorldOptions> = {}): P
   const log = createLogger({ level: 'debug', format: 'json', stream });
 
   const open = async () => {
-    const loaded = parseConfig(configText(o, supplierUrl, shop.shop, dbFile, codesKey), path.join(dir, 'sync.config.yaml'), {});
+    const loaded = parseConfig(
+      configText(o, supplierUrl, shop.shop, dbFile, codesKey),
+      path.join(dir, 'sync.config.yaml'),
+      {},
+    );
     const runtime = await openRuntime(loaded, log);
     if (!runtime.fulfillment) throw new Error('fulfillment did not start');
     // The catalogue snapshot is what purchases are checked against.
