@@ -83,7 +83,7 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
     }
   };
   const inventoryTick = () => {
-    const run = job.tick({});
+    const run = job.tick({ scheduled: true });
     if (!run) {
       log.debug('inventory run still in flight; tick skipped', { component: 'inventory' });
       return;

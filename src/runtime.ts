@@ -12,7 +12,12 @@ import { CodeVault, parseCodesKey } from './fulfillment/code-vault.js';
 import type { FulfillmentContext } from './fulfillment/fulfillment-context.js';
 import { intakeOne, type PassReport, pollIntake, runPass } from './fulfillment/fulfillment-job.js';
 import { soldNotOrdered } from './fulfillment/fulfillment-ledger.js';
-import { type CycleOptions, type CycleReport, runInventoryCycle } from './inventory/sync-inventory.js';
+import {
+  type CycleOptions,
+  type CycleReport,
+  runInventoryCycle,
+  StoreLanes,
+} from './inventory/sync-inventory.js';
 import type { Logger } from './log.js';
 import { usdToCents } from './money.js';
 import { type SandboxHandle, startSandbox } from './sandbox/sandbox-mode.js';
@@ -140,6 +145,7 @@ export async function openRuntime(loaded: LoadedConfig, log: Logger): Promise<Ru
     });
     const stores = config.storefronts.map((s) => createStore(s, handle, log));
     const fulfillment = buildFulfillment(config, handle, supplier, stores, log);
+    const lanes = new StoreLanes();
     const job = new SerialJob<CycleOptions, CycleReport>(async (cycleOpts) => {
       // Orders are taken in right before every push, so a push never overwrites a sale the shop counted.
       if (fulfillment && !cycleOpts.dryRun) await pollIntake(fulfillment.ctx);
@@ -157,6 +163,7 @@ export async function openRuntime(loaded: LoadedConfig, log: Logger): Promise<Ru
             guard: config.catalog.guard,
           },
           soldNotOrdered: () => soldNotOrdered(handle),
+          lanes,
           log,
         },
         cycleOpts,
@@ -173,6 +180,7 @@ export async function openRuntime(loaded: LoadedConfig, log: Logger): Promise<Ru
       sandbox,
       async close() {
         await job.idle();
+        await lanes.idle();
         await fulfillment?.job.idle();
         await Promise.allSettled(stores.map((s) => s.close()));
         releaseRunLock(handle);

@@ -57,4 +57,3 @@ export function skuCounts(db: Db, store: string): Record<SkuState, number> {
   for (const r of rows) out[r.state] = r.n;
   return out;
 }
-

@@ -3,6 +3,7 @@ import { getKv, immediate } from '../db/open.js';
 import { describeSafeError, toSafeError } from '../errors.js';
 import { loadSnapshot } from '../inventory/snapshot-store.js';
 import { entryKey } from '../sku.js';
+import type { ShopOrders, Storefront } from '../storefront.js';
 import { runDeliveries, startDeliveries } from './delivering.js';
 import { type FulfillmentContext, LOG } from './fulfillment-context.js';
 import { type LineRow, linesInState, setLine, unitsNeeded } from './fulfillment-ledger.js';
@@ -25,6 +26,8 @@ import { followOrders } from './supplier-follow.js';
  */
 
 /** Intake cursors go back this far behind the newest shop timestamp seen (clock skew, slow writes). */
+type ShopOrdersOf = Storefront & { orders: ShopOrders };
+
 const CURSOR_OVERLAP_MS = 2 * 60_000;
 const BALANCE_RECHECK_MS = 30_000;
 
@@ -50,30 +53,35 @@ function knownEntries(ctx: FulfillmentContext): () => ReadonlySet<string> {
 
 /** Polls every store for orders changed since its cursor (the shop's own time, minus an overlap). */
 export async function pollIntake(ctx: FulfillmentContext): Promise<number> {
-  let n = 0;
-  for (const [name, store] of ctx.stores) {
-    const row = ctx.db.prepare('SELECT cursor FROM intake_cursors WHERE store = ?').get(name) as
-      | { cursor: string }
-      | undefined;
-    const since = row ? new Date(Date.parse(row.cursor) - CURSOR_OVERLAP_MS).toISOString() : null;
-    try {
-      const { orders, latest } = await store.orders.listChangedOrders(since);
-      for (const order of orders) n += takeInOrder(intakeCtx(ctx), name, order).newLines;
-      if (latest) {
-        ctx.db
-          .prepare(
-            'INSERT INTO intake_cursors (store, cursor) VALUES (?, ?) ON CONFLICT (store) DO UPDATE SET cursor = excluded.cursor',
-          )
-          .run(name, latest);
-      }
-      resolveAlert(ctx.db, 'intake', name, ctx.now());
-    } catch (e) {
-      const safe = toSafeError(e);
-      raiseAlert(ctx.db, 'intake', name, `cannot read orders: ${describeSafeError(safe)}`, ctx.now());
-      ctx.log.warn(`${name}: order intake failed: ${describeSafeError(safe)}`, { ...LOG, store: name });
+  // Stores are read side by side, so one that is down (and retried) does not hold up another.
+  const counts = await Promise.all([...ctx.stores].map(([name, store]) => pollStore(ctx, name, store)));
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+async function pollStore(ctx: FulfillmentContext, name: string, store: ShopOrdersOf): Promise<number> {
+  const row = ctx.db.prepare('SELECT cursor FROM intake_cursors WHERE store = ?').get(name) as
+    | { cursor: string }
+    | undefined;
+  const since = row ? new Date(Date.parse(row.cursor) - CURSOR_OVERLAP_MS).toISOString() : null;
+  try {
+    const { orders, latest } = await store.orders.listChangedOrders(since);
+    let n = 0;
+    for (const order of orders) n += takeInOrder(intakeCtx(ctx), name, order).newLines;
+    if (latest) {
+      ctx.db
+        .prepare(
+          'INSERT INTO intake_cursors (store, cursor) VALUES (?, ?) ON CONFLICT (store) DO UPDATE SET cursor = excluded.cursor',
+        )
+        .run(name, latest);
     }
+    resolveAlert(ctx.db, 'intake', name, ctx.now());
+    return n;
+  } catch (e) {
+    const safe = toSafeError(e);
+    raiseAlert(ctx.db, 'intake', name, `cannot read orders: ${describeSafeError(safe)}`, ctx.now());
+    ctx.log.warn(`${name}: order intake failed: ${describeSafeError(safe)}`, { ...LOG, store: name });
+    return 0;
   }
-  return n;
 }
 
 function intakeCtx(ctx: FulfillmentContext) {
@@ -169,13 +177,16 @@ export async function runPass(ctx: FulfillmentContext, opts: { poll: boolean }):
   await phase('purchase', async () => {
     report.intents = (await purchase(ctx, catalog)).intents;
   });
+  const deliver = async () => {
+    await startDeliveries(ctx, knownEntries(ctx));
+    report.delivered += (await runDeliveries(ctx)).done;
+  };
+  // Codes already stored go out first: a supplier poll waiting for a pacer slot never delays them.
+  await phase('deliver', deliver);
   await phase('follow', async () => {
     report.stored = (await followOrders(ctx, catalog)).stored;
   });
-  await phase('deliver', async () => {
-    await startDeliveries(ctx, knownEntries(ctx));
-    report.delivered = (await runDeliveries(ctx)).done;
-  });
+  if (report.stored > 0) await phase('deliver', deliver);
   return report;
 }
 

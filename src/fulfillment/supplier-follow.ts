@@ -20,12 +20,18 @@ import type { CatalogView } from './purchasing.js';
  * it encrypted in one transaction — before any attempt to deliver them.
  */
 
-const MIN_POLL_MS = 1_000;
+const MIN_POLL_MS = 2_000;
 const MAX_POLL_MS = 30_000;
+/**
+ * Status polls share the supplier's 60/min with everything else, and a poll waiting for a pacer
+ * slot holds up its pass: a few per pass, the longest-waiting first, leave room for buying,
+ * inventory and claims. A signed supplier webhook makes an order due at once.
+ */
+const MAX_POLLS_PER_PASS = 4;
 
 export function pollDelay(intent: Pick<IntentRow, 'createdAt'>, now: number): number {
   // Soon after ordering, delivery is usually seconds away; later, back off.
-  return Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, Math.floor((now - intent.createdAt) / 10)));
+  return Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, Math.floor((now - intent.createdAt) / 5)));
 }
 
 export async function followOrders(
@@ -33,8 +39,11 @@ export async function followOrders(
   catalog: CatalogView,
 ): Promise<{ stored: number }> {
   let stored = 0;
-  for (const intent of intentsIn(ctx.db, 'ordered')) {
-    if (intent.nextCheckAt > ctx.now() || !intent.supplierOrderId) continue;
+  const due = intentsIn(ctx.db, 'ordered')
+    .filter((i) => i.nextCheckAt <= ctx.now() && i.supplierOrderId)
+    .sort((a, b) => a.nextCheckAt - b.nextCheckAt)
+    .slice(0, MAX_POLLS_PER_PASS);
+  for (const intent of due) {
     try {
       if (await followOne(ctx, intent, catalog)) stored++;
     } catch (e) {

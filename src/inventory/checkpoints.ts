@@ -24,4 +24,3 @@ export function advanceCheckpoint(db: Db, store: string, acked: readonly StockTa
   );
   for (const t of acked) upsert.run(store, skuKey(t.sku), t.sku, t.quantity, now);
 }
-

@@ -33,6 +33,10 @@ export interface InventorySyncDeps {
   log: Logger;
   /** entryKey → units sold in a shop but not yet ordered; empty until fulfillment runs. */
   soldNotOrdered?: () => ReadonlyMap<string, number>;
+  /** Per-store lanes (the daemon's); without them every push is awaited in the cycle. */
+  lanes?: StoreLanes;
+  /** Default LANE_WAIT_MS. */
+  laneWaitMs?: number;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -46,7 +50,34 @@ export interface CycleOptions {
   full?: boolean;
   /** Only this store (resync --store). */
   store?: string;
+  /**
+   * A schedule tick: a store still busy with an earlier push is skipped, and a slow store is
+   * waited for only briefly, so one store down never holds back another. Manual runs wait.
+   */
+  scheduled?: boolean;
   onProgress?: (store: string, settled: number, total: number) => void;
+}
+
+/** How long a scheduled cycle waits for one store's push before leaving it to finish in its lane. */
+export const LANE_WAIT_MS = 15_000;
+
+/** One lane per store: a push to a store never overlaps an earlier push to the same store. */
+export class StoreLanes {
+  private readonly running = new Map<string, Promise<StoreReport>>();
+
+  current(store: string): Promise<StoreReport> | undefined {
+    return this.running.get(store);
+  }
+
+  start(store: string, push: () => Promise<StoreReport>): Promise<StoreReport> {
+    const p = push().finally(() => this.running.delete(store));
+    this.running.set(store, p);
+    return p;
+  }
+
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.running.values()]);
+  }
 }
 
 export interface StoreReport {
@@ -58,6 +89,8 @@ export interface StoreReport {
   failed: number;
   calls: CallCounts;
   error?: SafeError;
+  /** `busy`: an earlier push was still running (skipped); `in-flight`: still pushing when the cycle ended. */
+  lane?: 'busy' | 'in-flight';
   /** Only for dry runs. */
   plan?: PlannedPush[];
 }
@@ -175,9 +208,54 @@ export async function runInventoryCycle(
   // 3. Each store on its own: one that fails keeps its checkpoint and is retried next run.
   const stores = deps.stores.filter((s) => !opts.store || s.name === opts.store);
   const sold = deps.soldNotOrdered?.() ?? new Map<string, number>();
-  const reports = await Promise.all(stores.map((store) => syncStore(deps, store, next, sold, opts, now)));
+  const reports = await Promise.all(
+    stores.map((store) => {
+      const push = () => syncStore(deps, store, next, sold, opts, now);
+      return opts.dryRun || !deps.lanes
+        ? push()
+        : inLane(deps.lanes, store.name, push, opts.scheduled === true, deps.laneWaitMs ?? LANE_WAIT_MS);
+    }),
+  );
   const outcome = opts.dryRun ? 'dry-run' : 'pushed';
   return finish({ outcome, entries: next.length, changes, stores: reports, ...(note && { note }) });
+}
+
+function laneReport(store: string, lane: 'busy' | 'in-flight'): StoreReport {
+  return {
+    store,
+    planned: 0,
+    acknowledged: 0,
+    missing: 0,
+    duplicate: 0,
+    failed: 0,
+    calls: { reads: 0, writes: 0 },
+    lane,
+  };
+}
+
+async function inLane(
+  lanes: StoreLanes,
+  store: string,
+  push: () => Promise<StoreReport>,
+  scheduled: boolean,
+  waitMs: number,
+): Promise<StoreReport> {
+  const busy = lanes.current(store);
+  if (busy) {
+    if (scheduled) return laneReport(store, 'busy');
+    await busy.catch(() => undefined);
+  }
+  const running = lanes.start(store, push);
+  if (!scheduled) return running;
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<StoreReport>((resolve) => {
+    timer = setTimeout(() => resolve(laneReport(store, 'in-flight')), waitMs);
+  });
+  try {
+    return await Promise.race([running, waited]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function syncStore(

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { FakeShopify } from '../../adapters/shopify/index.js';
+import { FakeWooCommerce } from '../../adapters/woocommerce/index.js';
 import { parseConfig } from '../../config/load.js';
 import { runPass } from '../../src/fulfillment/fulfillment-job.js';
 import { createLogger } from '../../src/log.js';
@@ -24,6 +25,8 @@ export const API_KEY = 'psn_test_key_0123456789abcdef0123';
 export interface FulfillmentWorld {
   supplier: SandboxSupplier;
   shop: FakeShopify;
+  /** A second store (`shop-w`), when asked for: one daemon, two kinds of shop. */
+  woo: FakeWooCommerce | null;
   runtime: Runtime;
   f: Fulfillment;
   dir: string;
@@ -44,7 +47,11 @@ export interface WorldOptions {
   batchWindowSeconds: number;
   minBalanceUsd: number;
   supplier: Partial<SandboxSupplierOptions>;
+  withWooCommerce: boolean;
 }
+
+const WOO_KEY = 'ck_world_0123456789abcdef0123456789abcdef';
+const WOO_SECRET = 'cs_world_0123456789abcdef0123456789abcdef';
 
 function configText(
   o: WorldOptions,
@@ -52,7 +59,18 @@ function configText(
   shop: string,
   dbFile: string,
   codesKey: string,
+  wooUrl: string | null,
 ): string {
+  const woo = wooUrl
+    ? `
+  - name: shop-w
+    type: woocommerce
+    url: ${wooUrl}
+    consumerKey: ${WOO_KEY}
+    consumerSecret: ${WOO_SECRET}
+    webhookSecret: whsec_world_0123456789
+    timeoutMs: 2000`
+    : '';
   return `
 supplier:
   baseUrl: ${supplierUrl}
@@ -72,7 +90,7 @@ storefronts:
     type: shopify
     shop: "${shop}"
     accessToken: ${TEST_TOKEN}
-    apiSecretKey: ${TEST_SECRET}
+    apiSecretKey: ${TEST_SECRET}${woo}
 `;
 }
 
@@ -81,6 +99,7 @@ export async function startFulfillmentWorld(opts: Partial<WorldOptions> = {}): P
     honoursIdempotencyKeys: true,
     batchWindowSeconds: 0,
     minBalanceUsd: 0,
+    withWooCommerce: false,
     ...opts,
     supplier: { ...opts.supplier },
   };
@@ -97,6 +116,13 @@ export async function startFulfillmentWorld(opts: Partial<WorldOptions> = {}): P
   const shop = await startFake({ apiSecretKey: TEST_SECRET });
   const skus = supplier.catalog().map((e) => formatSku('PSN-{region}-{denomination}', e));
   shop.addProducts(skus, { quantity: 0 });
+  let woo: FakeWooCommerce | null = null;
+  let wooUrl: string | null = null;
+  if (o.withWooCommerce) {
+    woo = new FakeWooCommerce({ consumerKey: WOO_KEY, consumerSecret: WOO_SECRET });
+    wooUrl = await woo.start();
+    woo.seedCatalog(skus, { stock: 0 });
+  }
   const dir = mkdtempSync(path.join(tmpdir(), 'psnb2b-money-'));
   const dbFile = path.join(dir, 'sync.db');
   const codesKey = randomBytes(32).toString('base64');
@@ -107,7 +133,7 @@ export async function startFulfillmentWorld(opts: Partial<WorldOptions> = {}): P
 
   const open = async () => {
     const loaded = parseConfig(
-      configText(o, supplierUrl, shop.shop, dbFile, codesKey),
+      configText(o, supplierUrl, shop.shop, dbFile, codesKey, wooUrl),
       path.join(dir, 'sync.config.yaml'),
       {},
     );
@@ -121,6 +147,7 @@ export async function startFulfillmentWorld(opts: Partial<WorldOptions> = {}): P
   const world: FulfillmentWorld = {
     supplier,
     shop,
+    woo,
     runtime,
     f: runtime.fulfillment as Fulfillment,
     dir,
@@ -148,7 +175,7 @@ export async function startFulfillmentWorld(opts: Partial<WorldOptions> = {}): P
     },
     async close() {
       await runtime.close();
-      await Promise.allSettled([supplier.stop(), shop.stop()]);
+      await Promise.allSettled([supplier.stop(), shop.stop(), woo?.stop()]);
     },
   };
   return world;
