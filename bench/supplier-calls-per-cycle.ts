@@ -1,0 +1,113 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { FakeWooCommerce } from '../adapters/woocommerce/index.js';
+import { WooCommerceStorefront } from '../adapters/woocommerce/woocommerce-adapter.js';
+import { migrate, openDb } from '../src/db/open.js';
+import { sqliteSkuCache } from '../src/db/sku-cache-table.js';
+import { runInventoryCycle } from '../src/inventory/sync-inventory.js';
+import { silentLogger } from '../src/log.js';
+import { SandboxSupplier } from '../src/sandbox/supplier-server.js';
+import { formatSku } from '../src/sku.js';
+import { Pacer } from '../src/supplier/pacer.js';
+import { Psnb2bClient } from '../src/supplier/psnb2b-client.js';
+import { SKU_TEMPLATE } from './bench-support.js';
+
+/**
+ * Supplier requests per inventory cycle: `runInventoryCycle` with the real client, pacer and a
+ * SQLite file against the sandbox supplier over HTTP, the catalogue drifting between cycles.
+ * Counted by the supplier itself (its ledger), not by the client.
+ */
+
+export interface SupplierCallsResult {
+  entries: number;
+  cycles: number;
+  perCycle: number[];
+  guardRechecks: number;
+  rateLimited: number;
+  pushedPerCycle: number[];
+}
+
+export async function benchSupplierCalls(entries: number, cycles: number): Promise<SupplierCallsResult> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'psnb2b-bench-'));
+  const apiKey = 'psn_bench_0123456789abcdef';
+  const supplier = new SandboxSupplier({ apiKey, entries, seed: 11 });
+  const baseUrl = await supplier.start();
+  const fake = new FakeWooCommerce();
+  await fake.start();
+  fake.seedCatalog(
+    supplier.catalog().map((e) => formatSku(SKU_TEMPLATE, e)),
+    { stock: 0 },
+  );
+  const db = openDb(path.join(dir, 'sync.db'));
+  migrate(db);
+  const log = silentLogger();
+  const pacer = new Pacer({ db, limits: { general: 60, bulk: 10 } });
+  const client = new Psnb2bClient({
+    config: {
+      baseUrl,
+      apiKey,
+      honoursIdempotencyKeys: false,
+      timeoutMs: 20_000,
+      maxAttempts: 5,
+    },
+    pacer,
+    logger: log,
+  });
+  const store = new WooCommerceStorefront(
+    {
+      name: 'bench-woo',
+      type: 'woocommerce',
+      url: fake.url,
+      consumerKey: fake.consumerKey,
+      consumerSecret: fake.consumerSecret,
+      weight: 1,
+      unpaidMethods: ['cod'],
+      timeoutMs: 30_000,
+      concurrency: 2,
+    },
+    { log, cache: sqliteSkuCache(db, 'bench-woo'), missingRecheckMs: 600_000, now: Date.now },
+  );
+  const deps = {
+    db,
+    supplier: client,
+    supplierCalls: () => client.stats.calls,
+    stores: [store],
+    weights: new Map([['bench-woo', 1]]),
+    catalog: {
+      mapping: { template: SKU_TEMPLATE, overrides: {} },
+      reserve: 0,
+      allocation: 'shared' as const,
+      guard: { maxZeroShare: 0.5, minEntries: 10, recheckSeconds: 0 },
+    },
+    log,
+  };
+  const perCycle: number[] = [];
+  const pushedPerCycle: number[] = [];
+  let guardRechecks = 0;
+  try {
+    for (let c = 0; c < cycles; c++) {
+      if (c > 0) supplier.drift();
+      const before = supplier.ledger().requests['GET /inventory'];
+      const report = await runInventoryCycle(deps);
+      const calls = supplier.ledger().requests['GET /inventory'] - before;
+      if (report.note) guardRechecks++;
+      perCycle.push(calls);
+      pushedPerCycle.push(report.stores.reduce((a, s) => a + s.acknowledged, 0));
+    }
+    return {
+      entries,
+      cycles,
+      perCycle,
+      guardRechecks,
+      rateLimited: supplier.ledger().rateLimited,
+      pushedPerCycle,
+    };
+  } finally {
+    await store.close();
+    db.close();
+    await fake.stop();
+    await supplier.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
