@@ -225,6 +225,7 @@ export async function runFulfillmentThroughput(o: FulfillmentRunOptions): Promis
     },
     log,
     now: clock.now,
+    unreachable: new Set(),
   };
   const inventory = () =>
     runInventoryCycle({

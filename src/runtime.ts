@@ -233,6 +233,7 @@ function buildFulfillment(
     },
     log,
     now: Date.now,
+    unreachable: new Set(),
   };
   const queue = new Map<string, { store: string; orderId: string }>();
   const job = new SerialJob(async (opts: { poll: boolean }) => {

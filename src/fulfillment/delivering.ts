@@ -50,12 +50,13 @@ export async function startDeliveries(
   let started = 0;
   for (const { store: storeName, orderId } of ready) {
     const store = ctx.stores.get(storeName);
-    if (!store) continue;
+    if (!store || ctx.unreachable.has(storeName)) continue;
     let order: Awaited<ReturnType<typeof store.orders.getOrder>>;
     try {
       // Right before delivering: a refund or cancellation sends the codes to the pool instead.
       order = await store.orders.getOrder(orderId);
     } catch (e) {
+      ctx.unreachable.add(storeName);
       ctx.log.warn(
         `order ${orderId}: cannot read it before delivering (${describeSafeError(toSafeError(e))}); will retry`,
         {
@@ -143,7 +144,7 @@ export async function runDeliveries(ctx: FulfillmentContext): Promise<{ done: nu
   for (const d of pending) {
     if (d.nextTryAt > ctx.now()) continue;
     const store = ctx.stores.get(d.store);
-    if (!store) continue;
+    if (!store || ctx.unreachable.has(d.store)) continue;
     const steps = store.orders.deliverySteps;
     const delivery = buildDelivery(ctx, d);
     let step = d.step;
@@ -156,6 +157,9 @@ export async function runDeliveries(ctx: FulfillmentContext): Promise<{ done: nu
       }
     } catch (e) {
       const safe = toSafeError(e);
+      if (safe.retryable && (safe.status === undefined || safe.status >= 500 || safe.status === 429)) {
+        ctx.unreachable.add(d.store);
+      }
       const attempts = d.attempts + 1;
       const wait = Math.min(MAX_BACKOFF_MS, 2_000 * 2 ** Math.min(attempts, 10));
       immediate(db, () => {

@@ -22,6 +22,11 @@ export interface FulfillmentContext {
   };
   log: Logger;
   now: () => number;
+  /**
+   * Stores that failed to answer during the current pass (reset at its start): later phases of
+   * the same pass skip them instead of waiting out their retries again, so the others move on.
+   */
+  unreachable: Set<string>;
 }
 
 export const LOG = { component: 'fulfillment' } as const;

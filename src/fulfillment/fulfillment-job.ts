@@ -80,6 +80,7 @@ async function pollStore(ctx: FulfillmentContext, name: string, store: ShopOrder
     const safe = toSafeError(e);
     raiseAlert(ctx.db, 'intake', name, `cannot read orders: ${describeSafeError(safe)}`, ctx.now());
     ctx.log.warn(`${name}: order intake failed: ${describeSafeError(safe)}`, { ...LOG, store: name });
+    if (safe.retryable !== false) ctx.unreachable.add(name);
     return 0;
   }
 }
@@ -161,6 +162,7 @@ async function enforceMaxWait(ctx: FulfillmentContext): Promise<void> {
 
 export async function runPass(ctx: FulfillmentContext, opts: { poll: boolean }): Promise<PassReport> {
   const report: PassReport = { intake: 0, intents: 0, stored: 0, delivered: 0 };
+  ctx.unreachable.clear();
   if (opts.poll) report.intake = await pollIntake(ctx);
   const catalog = catalogView(ctx);
   const phase = async (name: string, fn: () => Promise<void>) => {

@@ -38,6 +38,8 @@ export interface CatalogView {
 
 export const BALANCE_KV = 'supplier-balance';
 
+const orderKey = (l: Pick<LineRow, 'store' | 'orderId'>) => `${l.store}\u0000${l.orderId}`;
+
 export async function readBalance(ctx: FulfillmentContext): Promise<number> {
   const b = await ctx.supplier.getBalance();
   setKv(ctx.db, BALANCE_KV, JSON.stringify({ cents: b.availableCents, at: ctx.now() }));
@@ -56,7 +58,7 @@ export async function holdLines(
   });
   const note = HOLD_NOTES[reason];
   if (!note) return;
-  const orders = new Map(lines.map((l) => [`${l.store}\u0000${l.orderId}`, l]));
+  const orders = new Map(lines.map((l) => [orderKey(l), l]));
   for (const l of orders.values()) {
     const store = ctx.stores.get(l.store);
     try {
@@ -78,7 +80,7 @@ export async function releaseLines(ctx: FulfillmentContext, lines: readonly Line
   immediate(ctx.db, () => {
     for (const l of lines) setLine(ctx.db, l.id, { state: 'open', holdReason: null }, now);
   });
-  const orders = new Map(lines.map((l) => [`${l.store}\u0000${l.orderId}`, l]));
+  const orders = new Map(lines.map((l) => [orderKey(l), l]));
   for (const l of orders.values()) {
     try {
       await ctx.stores.get(l.store)?.orders.releaseHold(l.orderId);
@@ -91,27 +93,54 @@ export async function releaseLines(ctx: FulfillmentContext, lines: readonly Line
   }
 }
 
-/** Re-reads every order of these lines from its shop right before buying; false if a shop is unreachable. */
+/**
+ * Re-reads every order of these lines from its shop right before buying. Returns the orders
+ * that could not be read (shop down, order gone): their lines wait, the other shops' do not.
+ */
 async function rereadOrders(
   ctx: FulfillmentContext,
   lines: readonly LineRow[],
   knownEntries: Set<string>,
-): Promise<void> {
+): Promise<Set<string>> {
+  const unread = new Set<string>();
   const seen = new Set<string>();
   for (const l of lines) {
-    const k = `${l.store}\u0000${l.orderId}`;
+    const k = orderKey(l);
     if (seen.has(k)) continue;
     seen.add(k);
     const store = ctx.stores.get(l.store);
-    if (!store) continue;
-    const order = await store.orders.getOrder(l.orderId);
-    if (!order) continue;
-    takeInOrder(
-      { db: ctx.db, mapping: ctx.mapping, knownEntries: () => knownEntries, log: ctx.log, now: ctx.now },
-      l.store,
-      order,
-    );
+    if (ctx.unreachable.has(l.store)) {
+      unread.add(k);
+      continue;
+    }
+    try {
+      const order = await store?.orders.getOrder(l.orderId);
+      if (!order) {
+        unread.add(k);
+        raiseAlert(
+          ctx.db,
+          'order-missing',
+          `${l.store}/${l.orderId}`,
+          `order ${l.orderNumber} in ${l.store} cannot be found: not bought`,
+          ctx.now(),
+        );
+        continue;
+      }
+      takeInOrder(
+        { db: ctx.db, mapping: ctx.mapping, knownEntries: () => knownEntries, log: ctx.log, now: ctx.now },
+        l.store,
+        order,
+      );
+    } catch (e) {
+      unread.add(k);
+      ctx.unreachable.add(l.store);
+      ctx.log.warn(
+        `${l.store} order ${l.orderNumber}: not read before buying (${describeSafeError(toSafeError(e))}); it waits`,
+        LOG,
+      );
+    }
   }
+  return unread;
 }
 
 export async function purchase(
@@ -147,8 +176,8 @@ export async function purchase(
   const involved = open.filter(
     (l) => plan.order?.allocations.some((a) => a.line === l.id) || plan.short.some((s) => s.line === l.id),
   );
-  await rereadOrders(ctx, involved, new Set(catalog.qty.keys()));
-  const fresh = linesInState(db, 'open');
+  const unread = await rereadOrders(ctx, involved, new Set(catalog.qty.keys()));
+  const fresh = linesInState(db, 'open').filter((l) => !unread.has(orderKey(l)));
   const replanned = planPurchase({
     lines: fresh.map((l) => ({
       line: l.id,

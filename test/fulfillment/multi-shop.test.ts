@@ -10,12 +10,15 @@ afterEach(async () => {
 
 describe('one daemon, a WooCommerce and a Shopify store', () => {
   it('fulfils a sale in either, and one shop down does not stall the other', async () => {
-    w = await startFulfillmentWorld({ withWooCommerce: true, batchWindowSeconds: 0 });
+    w = await startFulfillmentWorld({ withWooCommerce: true, batchWindowSeconds: 1 });
     const world = w;
     const woo = world.woo;
     if (!woo) throw new Error('no WooCommerce store');
     const sku = world.skus[0] as string;
     const inShopify = world.shop.placeOrder({ lines: [{ sku, quantity: 1 }] });
+    await world.pass(); // taken in, not yet bought (batch window)
+    expect(ordersStatus(world.runtime.db).orders.received).toBe(1);
+    // Down before its order can be read again for buying: only its own sale waits.
     world.shop.setDown(true);
     const inWoo = woo.placeOrder({ lines: [{ sku, quantity: 2 }], paymentMethod: 'stripe', paid: true });
     await world.until(
@@ -45,5 +48,5 @@ describe('one daemon, a WooCommerce and a Shopify store', () => {
       .ledger()
       .orders.reduce((s, o) => s + o.items.reduce((a, i) => a + i.qty, 0), 0);
     expect(units).toBe(3);
-  });
+  }, 90_000);
 });
