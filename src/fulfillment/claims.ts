@@ -59,7 +59,10 @@ export async function fileClaim(ctx: FulfillmentContext, req: ClaimRequest): Pro
       'SELECT id, idempotency_key AS key, state, supplier_claim_id AS supplierClaimId FROM claims WHERE code_id = ?',
     )
     .get(row.id) as { id: string; key: string; state: string; supplierClaimId: string | null } | undefined;
-  if (existing && existing.state !== 'failed') {
+  // A claim whose outcome was unknown may go again under its own key where the supplier honours keys.
+  const retryable =
+    existing?.state === 'failed' || (ctx.settings.honoursIdempotencyKeys && existing?.state === 'unknown');
+  if (existing && !retryable) {
     return { kind: 'already-filed', claimId: existing.id, supplierClaimId: existing.supplierClaimId, masked };
   }
   if (ctx.now() > closesAt) {
@@ -125,7 +128,7 @@ export async function fileClaim(ctx: FulfillmentContext, req: ClaimRequest): Pro
         reason: `the supplier could not be reached (nothing was filed): ${describeSafeError(toSafeError(result.error))}`,
       };
     case 'unknown':
-      // Kept as `sending`: the same key goes again on the next try, so it is never filed twice where keys are honoured.
+      // The same key goes again on the next try where keys are honoured, so it is never filed twice.
       set('unknown', null, result.error);
       return {
         kind: 'failed',

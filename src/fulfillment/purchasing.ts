@@ -37,6 +37,8 @@ export interface CatalogView {
 }
 
 export const BALANCE_KV = 'supplier-balance';
+/** An intent retried under its key this often without an answer is worth a look. */
+const RETRY_ALERT_ATTEMPTS = 5;
 
 const orderKey = (l: Pick<LineRow, 'store' | 'orderId'>) => `${l.store}\u0000${l.orderId}`;
 
@@ -266,6 +268,7 @@ export async function send(ctx: FulfillmentContext, intentId: string, catalog: C
         LOG,
       );
       resolveAlert(db, 'balance', '', now);
+      resolveAlert(db, 'purchase-retrying', intent.id, now);
       return;
     case 'not-sent':
       // Provably never processed: the same intent goes again later.
@@ -299,9 +302,18 @@ export async function unknownOutcome(
     ? toSafeError(error)
     : { kind: 'internal' as const, message: 'the process stopped after sending' };
   if (ctx.settings.honoursIdempotencyKeys) {
-    immediate(db, () =>
-      setIntent(db, intentId, { state: 'sending', lastError: safe, nextCheckAt: now + 5_000 }, now),
-    );
+    immediate(db, () => {
+      setIntent(db, intentId, { state: 'sending', lastError: safe, nextCheckAt: now + 5_000 }, now);
+      if ((getIntent(db, intentId)?.attempts ?? 0) >= RETRY_ALERT_ATTEMPTS) {
+        raiseAlert(
+          db,
+          'purchase-retrying',
+          intentId,
+          `order intent ${intentId} has been sent ${RETRY_ALERT_ATTEMPTS}+ times without a clear answer (${describeSafeError(safe)}); still retrying under the same key`,
+          now,
+        );
+      }
+    });
     ctx.log.warn(
       `order intent ${intentId}: outcome unknown (${describeSafeError(safe)}); retrying under the same key`,
       LOG,
