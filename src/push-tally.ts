@@ -1,5 +1,13 @@
-import type { SafeError, StorefrontError } from './errors.js';
+import { AppError, type SafeError, type StorefrontError, toSafeError } from './errors.js';
+import { skuKey } from './sku.js';
 import type { CallCounts, StockTarget } from './storefront.js';
+
+/** The targets that share one SKU key (normally exactly one), with the quantity they agree on. */
+export interface Wanted {
+  key: string;
+  quantity: number;
+  targets: StockTarget[];
+}
 
 /**
  * Everything one stock push learns, settled target by target. Every adapter keeps its push in
@@ -40,4 +48,32 @@ export class PushTally {
     if (unreachable) this.unreachable ??= e;
     else this.reached = true;
   }
+}
+
+/**
+ * One entry per SKU key, compared as the shops compare SKUs. A quantity that is not a whole
+ * number ≥ 0, or two different ones for one SKU, is never sent: those targets fail in the tally.
+ */
+export function groupTargets(store: string, targets: readonly StockTarget[], tally: PushTally): Wanted[] {
+  const byKey = new Map<string, Wanted>();
+  for (const t of targets) {
+    const key = skuKey(t.sku);
+    const w = byKey.get(key);
+    if (w) w.targets.push(t);
+    else byKey.set(key, { key, quantity: t.quantity, targets: [t] });
+  }
+  const out: Wanted[] = [];
+  for (const w of byKey.values()) {
+    const bad = w.targets.find((t) => !Number.isSafeInteger(t.quantity) || t.quantity < 0);
+    const conflicting = w.targets.some((t) => t.quantity !== w.quantity);
+    if (bad || conflicting || w.key === '') {
+      const reason =
+        w.key === '' ? 'empty SKU' : bad ? `invalid quantity ${bad.quantity}` : 'conflicting quantities';
+      tally.fail(
+        w,
+        toSafeError(new AppError('internal', `${store}: ${reason} for SKU "${w.targets[0]?.sku}"`)),
+      );
+    } else out.push(w);
+  }
+  return out;
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ShopifyStoreConfig } from '../../config/schema.js';
-import { AppError, type SafeError, StorefrontError, toSafeError } from '../../src/errors.js';
-import { PushTally } from '../../src/push-tally.js';
+import { type SafeError, StorefrontError, toSafeError } from '../../src/errors.js';
+import { groupTargets, PushTally, type Wanted } from '../../src/push-tally.js';
 import { skuKey } from '../../src/sku.js';
 import type {
   CachedSku,
@@ -219,13 +219,6 @@ const searchTerm = (sku: string): string => `sku:"${sku.replace(/[\\"]/g, (c) =>
 
 const toLocationGid = (id: string): string => (/^\d+$/.test(id) ? `gid://shopify/Location/${id}` : id);
 
-/** A group of targets that share one SKU key (normally exactly one target). */
-interface Wanted {
-  key: string;
-  quantity: number;
-  targets: StockTarget[];
-}
-
 /** A resolved SKU with what was just read of it. */
 interface Current {
   wanted: Wanted;
@@ -290,7 +283,7 @@ export class ShopifyStorefront implements Storefront {
   async pushStock(targets: StockTarget[], options: PushOptions = {}): Promise<PushOutcome> {
     const state = new PushState(targets.length);
     const progress = () => options.onProgress?.(state.settled, state.total);
-    const wanted = this.group(targets, state);
+    const wanted = groupTargets(this.name, targets, state);
     if (wanted.length === 0) return this.outcome(state);
 
     // The location every quantity is read and written at; a store that cannot tell us throws.
@@ -365,31 +358,6 @@ export class ShopifyStorefront implements Storefront {
       failed: state.failed,
       calls: { ...state.calls },
     };
-  }
-
-  /** One entry per SKU key; a quantity that is not a whole number ≥ 0, or two different ones for one SKU, is never sent. */
-  private group(targets: StockTarget[], state: PushState): Wanted[] {
-    const byKey = new Map<string, Wanted>();
-    for (const t of targets) {
-      const key = skuKey(t.sku);
-      const w = byKey.get(key);
-      if (w) w.targets.push(t);
-      else byKey.set(key, { key, quantity: t.quantity, targets: [t] });
-    }
-    const out: Wanted[] = [];
-    for (const w of byKey.values()) {
-      const bad = w.targets.find((t) => !Number.isSafeInteger(t.quantity) || t.quantity < 0);
-      const conflicting = w.targets.some((t) => t.quantity !== w.quantity);
-      if (bad || conflicting || w.key === '') {
-        const reason =
-          w.key === '' ? 'empty SKU' : bad ? `invalid quantity ${bad.quantity}` : 'conflicting quantities';
-        state.fail(
-          w,
-          toSafeError(new AppError('internal', `${this.name}: ${reason} for SKU "${w.targets[0]?.sku}"`)),
-        );
-      } else out.push(w);
-    }
-    return out;
   }
 
   private badResponse(operation: string, what: string): StorefrontError {

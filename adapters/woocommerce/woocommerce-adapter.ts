@@ -1,6 +1,6 @@
 import type { WooStoreConfig } from '../../config/schema.js';
-import { AppError, type SafeError, StorefrontError, toSafeError } from '../../src/errors.js';
-import { PushTally } from '../../src/push-tally.js';
+import { type SafeError, StorefrontError, toSafeError } from '../../src/errors.js';
+import { groupTargets, PushTally, type Wanted } from '../../src/push-tally.js';
 import { skuKey } from '../../src/sku.js';
 import type {
   CachedSku,
@@ -83,13 +83,6 @@ function isLookupItem(v: unknown): v is WooLookupItem {
   );
 }
 
-/** A group of targets that share one SKU key (normally exactly one target). */
-interface Wanted {
-  key: string;
-  quantity: number;
-  targets: StockTarget[];
-}
-
 interface Resolved {
   wanted: Wanted;
   ref: WooRef;
@@ -139,7 +132,7 @@ export class WooCommerceStorefront implements Storefront {
   async pushStock(targets: StockTarget[], options: PushOptions = {}): Promise<PushOutcome> {
     const state = new PushState(targets.length);
     const progress = () => options.onProgress?.(state.settled, state.total);
-    const wanted = this.group(targets, state);
+    const wanted = groupTargets(this.name, targets, state);
 
     // 1. Resolve through the cache; ask the store only about what it does not know.
     const unknown: Wanted[] = [];
@@ -212,31 +205,6 @@ export class WooCommerceStorefront implements Storefront {
 
   async close(): Promise<void> {
     await this.client.close();
-  }
-
-  /** One entry per SKU key; a quantity that is not a whole number ≥ 0, or two different ones for one SKU, is never sent. */
-  private group(targets: StockTarget[], state: PushState): Wanted[] {
-    const byKey = new Map<string, Wanted>();
-    for (const t of targets) {
-      const key = skuKey(t.sku);
-      const w = byKey.get(key);
-      if (w) w.targets.push(t);
-      else byKey.set(key, { key, quantity: t.quantity, targets: [t] });
-    }
-    const out: Wanted[] = [];
-    for (const w of byKey.values()) {
-      const bad = w.targets.find((t) => !Number.isSafeInteger(t.quantity) || t.quantity < 0);
-      const conflicting = w.targets.some((t) => t.quantity !== w.quantity);
-      if (bad || conflicting || w.key === '') {
-        const reason =
-          w.key === '' ? 'empty SKU' : bad ? `invalid quantity ${bad.quantity}` : 'conflicting quantities';
-        state.fail(
-          w,
-          toSafeError(new AppError('internal', `${this.name}: ${reason} for SKU "${w.targets[0]?.sku}"`)),
-        );
-      } else out.push(w);
-    }
-    return out;
   }
 
   /** `GET products?sku=…` in chunks, every page; updates the cache with what it learns. */
