@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type DaemonProcess, OutputLog, runCli, startDaemonProcess } from '../helpers/cli-process.js';
 import { databaseFile, newSecrets, tempDir, writeSyncConfig } from '../helpers/e2e-config.js';
 import { findSecrets, sqliteFiles } from '../helpers/secret-leak-scan.js';
-import { hasOpenssl, makeLoopbackCert } from '../helpers/self-signed-cert.js';
+import { makeLoopbackCert } from '../helpers/self-signed-cert.js';
 import { openAlertKeys, storeCheckpoint } from '../helpers/sqlite-peek.js';
 import { SyncWorld } from '../helpers/sync-world.js';
 import { waitUntil } from '../helpers/wait-until.js';
@@ -16,7 +16,7 @@ import { waitUntil } from '../helpers/wait-until.js';
 
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
-describe.skipIf(!hasOpenssl())('a WooCommerce and a Shopify shop in one daemon', () => {
+describe('a WooCommerce and a Shopify shop in one daemon', () => {
   const secrets = newSecrets();
   const tmp = tempDir('mixed');
   const output = new OutputLog();

@@ -1,20 +1,10 @@
-import Database from 'better-sqlite3';
+import { withDb } from './sqlite-peek.js';
 
 /**
  * Read-only looks into a daemon's money-path tables from the test process (WAL lets us read
  * while it writes, and right after it was killed): intents by recovery point, shop lines,
  * recorded webhook events. Counts and ids only — the codes are encrypted and stay that way.
  */
-
-function withDb<T>(file: string, fn: (db: Database.Database) => T): T {
-  const db = new Database(file, { readonly: true, fileMustExist: true });
-  try {
-    db.pragma('busy_timeout = 2000');
-    return fn(db);
-  } finally {
-    db.close();
-  }
-}
 
 export interface PeekIntent {
   id: string;

@@ -8,15 +8,6 @@ import path from 'node:path';
  * through `NODE_EXTRA_CA_CERTS` (which Node reads only at start).
  */
 
-export function hasOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export interface LoopbackCert {
   key: Buffer;
   cert: Buffer;

@@ -5,7 +5,8 @@ import Database from 'better-sqlite3';
  * daemon writes): what each store acknowledged, the run records, the lock holder.
  */
 
-function withDb<T>(file: string, fn: (db: Database.Database) => T): T {
+/** Opens the daemon's database read-only for one look. */
+export function withDb<T>(file: string, fn: (db: Database.Database) => T): T {
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     db.pragma('busy_timeout = 2000');

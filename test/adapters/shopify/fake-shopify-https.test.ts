@@ -1,10 +1,11 @@
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeShopify } from '../../../adapters/shopify/index.js';
+import { type LoopbackCert, makeLoopbackCert } from '../../helpers/self-signed-cert.js';
 import { TEST_SECRET, TEST_TOKEN } from './fake-shopify-support.js';
 
 /**
@@ -13,45 +14,17 @@ import { TEST_SECRET, TEST_TOKEN } from './fake-shopify-support.js';
  * start — hence a child process running the unmodified library.
  */
 
-const hasOpenssl = (() => {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-describe.skipIf(!hasOpenssl)('FakeShopify over https', () => {
+describe('FakeShopify over https', () => {
   let dir: string;
   let fake: FakeShopify;
+  let tls: LoopbackCert;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'fake-shopify-tls-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
+    tls = makeLoopbackCert(dir);
     fake = await new FakeShopify({
       accessToken: TEST_TOKEN,
-      tls: { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
+      tls: { key: tls.key, cert: tls.cert },
     }).start();
   });
 
@@ -75,7 +48,7 @@ describe.skipIf(!hasOpenssl)('FakeShopify over https', () => {
     `;
     const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
       cwd: process.cwd(),
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') },
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.certFile },
     });
     expect(JSON.parse(stdout)).toEqual({ location: { id: fake.primaryLocationId } });
   });
