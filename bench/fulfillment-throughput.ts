@@ -183,8 +183,7 @@ export async function runFulfillmentThroughput(o: FulfillmentRunOptions): Promis
     timeoutMs: 30_000,
     concurrency: 2,
   };
-  const factory = storefrontFactories.woocommerce;
-  if (!factory) throw new Error('no woocommerce adapter registered');
+  const factory = await storefrontFactories.woocommerce();
   // The shop is a wall-clock system: the adapter keeps Date.now, as in production.
   const store = factory.create(storeConfig, {
     log,

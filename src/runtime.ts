@@ -97,9 +97,8 @@ export function storeSummaries(config: Pick<Config, 'storefronts'>): { name: str
   return config.storefronts.map((s) => ({ name: s.name, type: s.type }));
 }
 
-function createStore(cfg: StorefrontConfig, db: Db, log: Logger): Storefront {
-  const factory = storefrontFactories[cfg.type];
-  if (!factory) throw new ConfigError(`storefronts[${cfg.name}].type`, `"${cfg.type}" is not supported yet`);
+async function createStore(cfg: StorefrontConfig, db: Db, log: Logger): Promise<Storefront> {
+  const factory = await storefrontFactories[cfg.type]();
   return factory.create(cfg, {
     log: log.child({ store: cfg.name }),
     cache: sqliteSkuCache(db, cfg.name),
@@ -143,7 +142,7 @@ export async function openRuntime(loaded: LoadedConfig, log: Logger): Promise<Ru
       logger: log.child({ component: 'supplier' }),
       onServerDate: watchClockSkew(handle, 'supplier'),
     });
-    const stores = config.storefronts.map((s) => createStore(s, handle, log));
+    const stores = await Promise.all(config.storefronts.map((s) => createStore(s, handle, log)));
     const fulfillment = buildFulfillment(config, handle, supplier, stores, log);
     const lanes = new StoreLanes();
     const job = new SerialJob<CycleOptions, CycleReport>(async (cycleOpts) => {
