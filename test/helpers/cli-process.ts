@@ -1,4 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, type ChildProcessByStdio, spawn } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { waitUntil } from './wait-until.js';
 
@@ -52,13 +53,20 @@ export interface CliResult {
 }
 
 /** Runs one CLI command to completion (`node dist/src/cli.js …args`). */
-export function runCli(args: string[], opts: SpawnOptions & { timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  opts: SpawnOptions & {
+    timeoutMs?: number /** Written to the child's stdin (e.g. a code for `claim`). */;
+    input?: string;
+  } = {},
+): Promise<CliResult> {
   const started = performance.now();
   const child = spawn(process.execPath, [CLI_PATH, ...args], {
     cwd: opts.cwd,
     env: childEnv(opts.env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+    stdio: opts.input === undefined ? ['ignore', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
+  }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
+  if (opts.input !== undefined) child.stdin?.end(opts.input);
   let stdout = '';
   let stderr = '';
   const label = `cli ${args.filter((a) => !a.includes('/')).join(' ')}`;

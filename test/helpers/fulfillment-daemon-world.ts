@@ -5,6 +5,7 @@ import { FakeWooCommerce } from '../../adapters/woocommerce/index.js';
 import type { SandboxEntry } from '../../src/sandbox/sandbox-catalog.js';
 import { SandboxSupplier, type SandboxSupplierOptions } from '../../src/sandbox/supplier-server.js';
 import { formatSku } from '../../src/sku.js';
+import type { Status } from '../../src/status.js';
 import { type CliResult, DaemonProcess, OutputLog, runCli } from './cli-process.js';
 import { databaseFile, newSecrets, tempDir, writeSyncConfig } from './e2e-config.js';
 import { intentsIn, workInFlight } from './fulfillment-peek.js';
@@ -292,20 +293,8 @@ export class FulfillmentDaemonWorld {
   }
 }
 
-export interface StatusJson {
-  inventory: { lastRunAt: string | null; entries: number };
-  alerts: { kind: string; since: string; detail: string; subject?: string }[];
-  orders: {
-    received: number;
-    inFlight: number;
-    delivered: number;
-    parked: number;
-    onHold: number;
-    pooledCodes: number;
-    oldestWaitingSeconds: number;
-  };
-  daemon: { running: boolean; pid: number | null };
-}
+/** What `status --json` prints: the daemon's own type, so the test and the contract cannot drift. */
+export type StatusJson = Status;
 
 export interface ParkedIntentJson {
   id: string;
