@@ -1,6 +1,6 @@
 import { AppError, type SafeError, type StorefrontError, toSafeError } from './errors.js';
 import { skuKey } from './sku.js';
-import type { CallCounts, StockTarget } from './storefront.js';
+import type { CachedSku, CallCounts, StockTarget } from './storefront.js';
 
 /** The targets that share one SKU key (normally exactly one), with the quantity they agree on. */
 export interface Wanted {
@@ -76,4 +76,40 @@ export function groupTargets(store: string, targets: readonly StockTarget[], tal
     } else out.push(w);
   }
   return out;
+}
+
+/**
+ * Sorts what a shop's SKU lookup found onto the wanted SKUs, compared as the shops compare
+ * them: none is `missing`, several is `duplicate` (never written), one is `matched`, with the
+ * ref `match` returns. Misses and duplicates are settled in the tally; the cache entries to
+ * write are returned.
+ */
+export function sortLookups<T extends { sku: string; id: string | number }>(
+  wanted: readonly Wanted[],
+  found: readonly T[],
+  tally: PushTally,
+  checkedAt: number,
+  match: (w: Wanted, item: T) => unknown,
+): CachedSku[] {
+  const byKey = new Map<string, T[]>();
+  for (const item of found) {
+    const k = skuKey(item.sku);
+    byKey.set(k, [...(byKey.get(k) ?? []), item]);
+  }
+  const entries: CachedSku[] = [];
+  for (const w of wanted) {
+    const matches = byKey.get(w.key) ?? [];
+    const first = matches[0];
+    const sku = first?.sku ?? w.targets[0]?.sku ?? w.key;
+    if (!first) {
+      entries.push({ sku, state: 'missing', ref: null, checkedAt });
+      tally.miss(w);
+    } else if (matches.length > 1) {
+      entries.push({ sku, state: 'duplicate', ref: matches.map((m) => m.id), checkedAt });
+      tally.dup(w);
+    } else {
+      entries.push({ sku, state: 'matched', ref: match(w, first), checkedAt });
+    }
+  }
+  return entries;
 }

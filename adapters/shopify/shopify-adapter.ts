@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ShopifyStoreConfig } from '../../config/schema.js';
 import { type SafeError, StorefrontError, toSafeError } from '../../src/errors.js';
-import { groupTargets, PushTally, type Wanted } from '../../src/push-tally.js';
+import { groupTargets, PushTally, sortLookups, type Wanted } from '../../src/push-tally.js';
 import { skuKey } from '../../src/sku.js';
 import type {
   CachedSku,
@@ -563,33 +563,15 @@ export class ShopifyStorefront implements Storefront {
       return [];
     }
 
-    const byKey = new Map<string, WireVariant[]>();
-    for (const v of found) {
-      if (v.sku === null) continue;
-      const k = skuKey(v.sku);
-      byKey.set(k, [...(byKey.get(k) ?? []), v]);
-    }
-    const checkedAt = this.ctx.now();
-    const entries: CachedSku[] = [];
     const current: Current[] = [];
-    for (const w of chunk) {
-      // The search is fuzzy (prefix, tokens): only an exact SKU is a match.
-      const matches = byKey.get(w.key) ?? [];
-      const first = matches[0];
-      const sku = first?.sku ?? w.targets[0]?.sku ?? w.key;
-      if (!first) {
-        entries.push({ sku, state: 'missing', ref: null, checkedAt });
-        state.miss(w);
-      } else if (matches.length > 1) {
-        entries.push({ sku, state: 'duplicate', ref: matches.map((m) => m.id), checkedAt });
-        state.dup(w);
-      } else {
-        const c = this.currentOf(w, first, locationId);
-        c.cachedRef = c.ref;
-        entries.push({ sku, state: 'matched', ref: c.ref, checkedAt });
-        current.push(c);
-      }
-    }
+    // The search is fuzzy (prefix, tokens): only an exact SKU is a match.
+    const withSku = found.filter((v): v is WireVariant & { sku: string } => v.sku !== null);
+    const entries = sortLookups(chunk, withSku, state, this.ctx.now(), (w, variant) => {
+      const c = this.currentOf(w, variant, locationId);
+      c.cachedRef = c.ref;
+      current.push(c);
+      return c.ref;
+    });
     this.ctx.cache.set(entries);
     return current;
   }

@@ -1,9 +1,8 @@
 import type { WooStoreConfig } from '../../config/schema.js';
 import { type SafeError, StorefrontError, toSafeError } from '../../src/errors.js';
-import { groupTargets, PushTally, type Wanted } from '../../src/push-tally.js';
+import { groupTargets, PushTally, sortLookups, type Wanted } from '../../src/push-tally.js';
 import { skuKey } from '../../src/sku.js';
 import type {
-  CachedSku,
   PushOptions,
   PushOutcome,
   ShopOrders,
@@ -269,34 +268,16 @@ export class WooCommerceStorefront implements Storefront {
       return [];
     }
 
-    const byKey = new Map<string, WooLookupItem[]>();
-    for (const item of found) {
-      if (NOT_STOCK_CARRYING.has(item.type) || item.sku === '') continue;
-      const k = skuKey(item.sku);
-      byKey.set(k, [...(byKey.get(k) ?? []), item]);
-    }
-    const checkedAt = this.ctx.now();
-    const entries: CachedSku[] = [];
     const resolved: Resolved[] = [];
-    for (const w of chunk) {
-      const matches = byKey.get(w.key) ?? [];
-      const first = matches[0];
-      const sku = first?.sku ?? w.targets[0]?.sku ?? w.key;
-      if (!first) {
-        entries.push({ sku, state: 'missing', ref: null, checkedAt });
-        state.miss(w);
-      } else if (matches.length > 1) {
-        entries.push({ sku, state: 'duplicate', ref: matches.map((m) => m.id), checkedAt });
-        state.dup(w);
-      } else {
-        const ref: WooRef = {
-          id: first.id,
-          parentId: first.type === 'variation' && first.parent_id > 0 ? first.parent_id : null,
-        };
-        entries.push({ sku, state: 'matched', ref, checkedAt });
-        resolved.push({ wanted: w, ref });
-      }
-    }
+    const stockCarrying = found.filter((item) => !NOT_STOCK_CARRYING.has(item.type) && item.sku !== '');
+    const entries = sortLookups(chunk, stockCarrying, state, this.ctx.now(), (w, item) => {
+      const ref: WooRef = {
+        id: item.id,
+        parentId: item.type === 'variation' && item.parent_id > 0 ? item.parent_id : null,
+      };
+      resolved.push({ wanted: w, ref });
+      return ref;
+    });
     this.ctx.cache.set(entries);
     return resolved;
   }
