@@ -1,6 +1,6 @@
 import { AppError, type SafeError, type StorefrontError, toSafeError } from './errors.js';
 import { skuKey } from './sku.js';
-import type { CachedSku, CallCounts, StockTarget } from './storefront.js';
+import type { CachedSku, CallCounts, StockTarget, StorefrontContext } from './storefront.js';
 
 /** The targets that share one SKU key (normally exactly one), with the quantity they agree on. */
 export interface Wanted {
@@ -112,4 +112,29 @@ export function sortLookups<T extends { sku: string; id: string | number }>(
     }
   }
   return entries;
+}
+
+/**
+ * The cache first: a matched SKU goes by its cached ref; a missing or duplicate one is trusted
+ * (and settled) until `missingRecheckMs` has passed, since the merchant may add or fix the
+ * product; everything else must be looked up in the shop.
+ */
+export function triageByCache<R>(
+  wanted: readonly Wanted[],
+  ctx: Pick<StorefrontContext, 'cache' | 'missingRecheckMs' | 'now'>,
+  tally: PushTally,
+  isRef: (ref: unknown) => ref is R,
+): { cached: { wanted: Wanted; ref: R }[]; unknown: Wanted[] } {
+  const cached: { wanted: Wanted; ref: R }[] = [];
+  const unknown: Wanted[] = [];
+  const now = ctx.now();
+  for (const w of wanted) {
+    const entry = ctx.cache.get(w.key);
+    if (entry?.state === 'matched' && isRef(entry.ref)) cached.push({ wanted: w, ref: entry.ref });
+    else if (entry && entry.state !== 'matched' && now - entry.checkedAt < ctx.missingRecheckMs) {
+      if (entry.state === 'missing') tally.miss(w);
+      else tally.dup(w);
+    } else unknown.push(w);
+  }
+  return { cached, unknown };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ShopifyStoreConfig } from '../../config/schema.js';
 import { type SafeError, StorefrontError, toSafeError } from '../../src/errors.js';
-import { groupTargets, PushTally, sortLookups, type Wanted } from '../../src/push-tally.js';
+import { groupTargets, PushTally, sortLookups, triageByCache, type Wanted } from '../../src/push-tally.js';
 import { skuKey } from '../../src/sku.js';
 import type {
   CachedSku,
@@ -290,18 +290,7 @@ export class ShopifyStorefront implements Storefront {
     const location = await this.ensureLocation(state);
 
     // 1. Resolve: the cache first (re-read by id), the fuzzy search for the rest.
-    const cached: { wanted: Wanted; ref: ShopifyRef }[] = [];
-    const unknown: Wanted[] = [];
-    const now = this.ctx.now();
-    for (const w of wanted) {
-      const entry = this.ctx.cache.get(w.key);
-      if (entry?.state === 'matched' && isRef(entry.ref)) cached.push({ wanted: w, ref: entry.ref });
-      else if (entry && entry.state !== 'matched' && now - entry.checkedAt < this.ctx.missingRecheckMs) {
-        // A duplicate is rechecked on the missing schedule: the merchant may fix it.
-        if (entry.state === 'missing') state.miss(w);
-        else state.dup(w);
-      } else unknown.push(w);
-    }
+    const { cached, unknown } = triageByCache(wanted, this.ctx, state, isRef);
     const refreshed = await this.refresh(cached, location.id, state);
     const current = [
       ...refreshed.current,

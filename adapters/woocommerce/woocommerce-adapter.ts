@@ -1,6 +1,6 @@
 import type { WooStoreConfig } from '../../config/schema.js';
 import { type SafeError, StorefrontError, toSafeError } from '../../src/errors.js';
-import { groupTargets, PushTally, sortLookups, type Wanted } from '../../src/push-tally.js';
+import { groupTargets, PushTally, sortLookups, triageByCache, type Wanted } from '../../src/push-tally.js';
 import { skuKey } from '../../src/sku.js';
 import type {
   PushOptions,
@@ -134,18 +134,8 @@ export class WooCommerceStorefront implements Storefront {
     const wanted = groupTargets(this.name, targets, state);
 
     // 1. Resolve through the cache; ask the store only about what it does not know.
-    const unknown: Wanted[] = [];
-    const resolved: Resolved[] = [];
-    const now = this.ctx.now();
-    for (const w of wanted) {
-      const cached = this.ctx.cache.get(w.key);
-      if (cached?.state === 'matched' && isRef(cached.ref)) resolved.push({ wanted: w, ref: cached.ref });
-      else if (cached && cached.state !== 'matched' && now - cached.checkedAt < this.ctx.missingRecheckMs) {
-        // A duplicate is rechecked on the same schedule as a missing SKU: the merchant may fix it.
-        if (cached.state === 'missing') state.miss(w);
-        else state.dup(w);
-      } else unknown.push(w);
-    }
+    const { cached, unknown } = triageByCache(wanted, this.ctx, state, isRef);
+    const resolved: Resolved[] = [...cached];
     resolved.push(...(await this.lookup(unknown, state)));
 
     // 2. Write; a per-item "no such product here" re-resolves that SKU once and writes it again.
