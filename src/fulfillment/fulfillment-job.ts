@@ -30,6 +30,15 @@ type ShopOrdersOf = Storefront & { orders: ShopOrders };
 
 const CURSOR_OVERLAP_MS = 2 * 60_000;
 const BALANCE_RECHECK_MS = 30_000;
+/** `status` shows the balance; it is read at start and then this often (one supplier call). */
+const BALANCE_REFRESH_MS = 5 * 60_000;
+
+function lastBalance(ctx: Pick<FulfillmentContext, 'db' | 'now'>): { cents: number; ageMs: number } | null {
+  const last = getKv(ctx.db, BALANCE_KV);
+  if (!last) return null;
+  const b = JSON.parse(last) as { cents: number; at: number };
+  return { cents: b.cents, ageMs: ctx.now() - b.at };
+}
 
 export interface PassReport {
   intake: number;
@@ -111,20 +120,18 @@ async function releaseHolds(ctx: FulfillmentContext, catalog: CatalogView): Prom
   }
   const forBalance = held.filter((l) => l.holdReason === 'balance' || l.holdReason === 'min-balance');
   if (forBalance.length) {
-    const last = getKv(ctx.db, BALANCE_KV);
-    const at = last ? (JSON.parse(last) as { at: number }).at : 0;
-    if (ctx.now() - at >= BALANCE_RECHECK_MS) {
-      const needCents = forBalance.reduce(
-        (s, l) => s + unitsNeeded(ctx.db, l) * (catalog.priceCents.get(l.entryKey) ?? 0),
-        0,
-      );
-      const balance = await readBalance(ctx);
-      if (balance - needCents >= ctx.settings.minBalanceCents) {
-        release.push(...forBalance);
-        resolveAlert(ctx.db, 'balance', '', ctx.now());
-        resolveAlert(ctx.db, 'min-balance', '', ctx.now());
-        ctx.log.info(`supplier balance is back: ${forBalance.length} held line(s) released`, LOG);
-      }
+    // The freshest balance decides, read again at most every BALANCE_RECHECK_MS.
+    const last = lastBalance(ctx);
+    const balance = last && last.ageMs < BALANCE_RECHECK_MS ? last.cents : await readBalance(ctx);
+    const needCents = forBalance.reduce(
+      (s, l) => s + unitsNeeded(ctx.db, l) * (catalog.priceCents.get(l.entryKey) ?? 0),
+      0,
+    );
+    if (balance - needCents >= ctx.settings.minBalanceCents) {
+      release.push(...forBalance);
+      resolveAlert(ctx.db, 'balance', '', ctx.now());
+      resolveAlert(ctx.db, 'min-balance', '', ctx.now());
+      ctx.log.info(`supplier balance is back: ${forBalance.length} held line(s) released`, LOG);
     }
   }
   if (release.length) await releaseLines(ctx, release);
@@ -173,6 +180,9 @@ export async function runPass(ctx: FulfillmentContext, opts: { poll: boolean }):
       ctx.log.warn(`fulfillment ${name}: ${describeSafeError(toSafeError(e))}`, LOG);
     }
   };
+  await phase('balance', async () => {
+    if ((lastBalance(ctx)?.ageMs ?? Number.POSITIVE_INFINITY) >= BALANCE_REFRESH_MS) await readBalance(ctx);
+  });
   await phase('holds', () => releaseHolds(ctx, catalog));
   await phase('max-wait', () => enforceMaxWait(ctx));
   await phase('resume', () => resumeIntents(ctx, catalog));
