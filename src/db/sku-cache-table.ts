@@ -57,3 +57,11 @@ export function skuCounts(db: Db, store: string): Record<SkuState, number> {
   for (const r of rows) out[r.state] = r.n;
   return out;
 }
+
+/** What the store's SKU cache knows of one SKU (undefined: never looked up). */
+export function skuState(db: Db, store: string, sku: string): SkuState | undefined {
+  const row = db
+    .prepare('SELECT state FROM sku_cache WHERE store = ? AND sku_key = ?')
+    .get(store, skuKey(sku)) as { state: SkuState } | undefined;
+  return row?.state;
+}

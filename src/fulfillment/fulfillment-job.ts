@@ -1,5 +1,6 @@
 import { raiseAlert, resolveAlert } from '../alerts.js';
 import { getKv, immediate } from '../db/open.js';
+import { skuState } from '../db/sku-cache-table.js';
 import { describeSafeError, toSafeError } from '../errors.js';
 import { loadSnapshot } from '../inventory/snapshot-store.js';
 import { entryKey } from '../sku.js';
@@ -113,6 +114,10 @@ async function releaseHolds(ctx: FulfillmentContext, catalog: CatalogView): Prom
   const release: LineRow[] = [];
   for (const l of held) {
     if (l.holdReason === 'out-of-stock' && (catalog.qty.get(l.entryKey) ?? 0) > 0) release.push(l);
+    if (l.holdReason === 'duplicate-sku' && skuState(ctx.db, l.store, l.sku) !== 'duplicate') {
+      release.push(l);
+      resolveAlert(ctx.db, 'duplicate-sku', `${l.store}/${l.sku}`, ctx.now());
+    }
     if (l.holdReason === 'unknown-entry' && catalog.qty.has(l.entryKey)) {
       release.push(l);
       resolveAlert(ctx.db, 'unknown-entry', `${l.store}/${l.orderNumber}/${l.lineId}`, ctx.now());

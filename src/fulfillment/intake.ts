@@ -1,5 +1,6 @@
 import { raiseAlert } from '../alerts.js';
 import { type Db, immediate } from '../db/open.js';
+import { skuState } from '../db/sku-cache-table.js';
 import type { Logger } from '../log.js';
 import { entryForSku, entryKey, type SkuMapping } from '../sku.js';
 import type { ShopOrder } from '../storefront.js';
@@ -62,6 +63,8 @@ export function takeInOrder(ctx: IntakeContext, store: string, order: ShopOrder)
         if (!(order.paid || order.ourHold) || order.closed || shopLine.unitsToFulfill <= 0) continue;
         const key = entryKey(entry);
         const unknown = !known.has(key);
+        // A SKU on several products of this shop is unmatched: its sales wait for the merchant.
+        const duplicate = !unknown && skuState(db, store, shopLine.sku) === 'duplicate';
         insertLine(
           db,
           {
@@ -74,6 +77,7 @@ export function takeInOrder(ctx: IntakeContext, store: string, order: ShopOrder)
             units: shopLine.unitsToFulfill,
             receivedAt: now,
             ...(unknown && { state: 'held' as const, holdReason: 'unknown-entry' as const }),
+            ...(duplicate && { state: 'held' as const, holdReason: 'duplicate-sku' as const }),
           },
           now,
         );
@@ -85,6 +89,15 @@ export function takeInOrder(ctx: IntakeContext, store: string, order: ShopOrder)
             store,
           },
         );
+        if (duplicate) {
+          raiseAlert(
+            db,
+            'duplicate-sku',
+            `${store}/${shopLine.sku}`,
+            `${store}: SKU ${shopLine.sku} is on more than one product; the sale in order ${order.number} is held until only one carries it`,
+            now,
+          );
+        }
         if (unknown) {
           raiseAlert(
             db,

@@ -251,3 +251,19 @@ describe('recovery points', () => {
     expect(codeLines(world.shop.orderMetafield(second.orderId))).toHaveLength(2);
   });
 });
+
+describe('unmatched SKUs', () => {
+  it('a sale of a SKU on two products of the shop is held with an alert, never bought blind', async () => {
+    w = await startFulfillmentWorld();
+    const world = w;
+    const sku = world.skus[5] as string;
+    world.shop.addProduct({ title: 'copy', variants: [{ sku, quantity: 0 }] });
+    await world.runtime.job.run({ full: true }); // the push learns the SKU is on two products
+    world.shop.placeOrder({ lines: [{ sku, quantity: 1 }] });
+    await world.until(() => linesInState(world.runtime.db, 'held').length === 1, 'held');
+    expect(linesInState(world.runtime.db, 'held')[0]?.holdReason).toBe('duplicate-sku');
+    expect(openAlerts(world.runtime.db).map((a) => a.kind)).toContain('duplicate-sku');
+    await world.pass();
+    expect(world.supplier.ledger().orders).toHaveLength(0);
+  });
+});
