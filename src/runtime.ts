@@ -35,6 +35,7 @@ export interface Runtime {
   config: Config;
   db: Db;
   log: Logger;
+  /** The client of purchases, claims and the balance (inventory has its own, on the same pacer). */
   supplier: Psnb2bClient;
   stores: Storefront[];
   job: SerialJob<CycleOptions, CycleReport>;
@@ -136,12 +137,16 @@ export async function openRuntime(loaded: LoadedConfig, log: Logger): Promise<Ru
       db,
       limits: { general: config.supplier.requestsPerMinute, bulk: config.supplier.ordersPerMinute },
     });
-    const supplier = new Psnb2bClient({
-      config: config.supplier,
-      pacer,
-      logger: log.child({ component: 'supplier' }),
-      onServerDate: watchClockSkew(handle, 'supplier'),
-    });
+    const supplierClient = () =>
+      new Psnb2bClient({
+        config: config.supplier,
+        pacer,
+        logger: log.child({ component: 'supplier' }),
+        onServerDate: watchClockSkew(handle, 'supplier'),
+      });
+    // Two clients, one pacer: inventory's own call count is then exactly what each cycle sent.
+    const supplier = supplierClient();
+    const inventorySupplier = supplierClient();
     const stores = await Promise.all(config.storefronts.map((s) => createStore(s, handle, log)));
     const fulfillment = buildFulfillment(config, handle, supplier, stores, log);
     const lanes = new StoreLanes();
@@ -151,8 +156,8 @@ export async function openRuntime(loaded: LoadedConfig, log: Logger): Promise<Ru
       return runInventoryCycle(
         {
           db: handle,
-          supplier,
-          supplierCalls: () => supplier.stats.calls,
+          supplier: inventorySupplier,
+          supplierCalls: () => inventorySupplier.stats.calls,
           stores,
           weights: new Map(config.storefronts.map((s) => [s.name, s.weight])),
           catalog: {
