@@ -57,8 +57,13 @@ export function catalogView(ctx: Pick<FulfillmentContext, 'db'>): CatalogView {
   };
 }
 
+/** The entries the supplier lists, read from the snapshot once for a whole batch of orders. */
 function knownEntries(ctx: FulfillmentContext): () => ReadonlySet<string> {
-  return () => new Set(catalogView(ctx).qty.keys());
+  let known: ReadonlySet<string> | undefined;
+  return () => {
+    known ??= new Set(catalogView(ctx).qty.keys());
+    return known;
+  };
 }
 
 /** Polls every store for orders changed since its cursor (the shop's own time, minus an overlap). */
@@ -76,7 +81,8 @@ async function pollStore(ctx: FulfillmentContext, name: string, store: ShopOrder
   try {
     const { orders, latest } = await store.orders.listChangedOrders(since);
     let n = 0;
-    for (const order of orders) n += takeInOrder(intakeCtx(ctx), name, order).newLines;
+    const intake = intakeCtx(ctx);
+    for (const order of orders) n += takeInOrder(intake, name, order).newLines;
     if (latest) {
       ctx.db
         .prepare(
