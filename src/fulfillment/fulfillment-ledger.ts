@@ -271,14 +271,13 @@ export function intentAllocations(
 
 /**
  * A purchase intent: items frozen and a random UUID as idempotency key and reference, committed
- * before the supplier is called. `supersedes` marks the intent it replaces in the same transaction.
+ * before the supplier is called.
  */
 export function createIntent(
   db: Db,
   args: {
     allocations: readonly { line: number; entryKey: string; units: number }[];
     priceCents: ReadonlyMap<string, number>;
-    supersedes?: string;
   },
   now: number,
 ): IntentRow {
@@ -295,12 +294,37 @@ export function createIntent(
   ).run(id, randomUUID(), JSON.stringify(items), totalCents, now, now);
   const ins = db.prepare('INSERT INTO intent_lines (intent_id, line, entry_key, units) VALUES (?, ?, ?, ?)');
   for (const a of args.allocations) ins.run(id, a.line, a.entryKey, a.units);
-  if (args.supersedes) {
-    db.prepare(
-      `UPDATE purchase_intents SET state = 'superseded', superseded_by = ?, updated_at = ? WHERE id = ?`,
-    ).run(id, now, args.supersedes);
-  }
   return getIntent(db, id) as IntentRow;
+}
+
+/**
+ * A changed purchase (a 409 split, a failed supplier order, an operator's re-buy): the old intent
+ * is superseded and, in the same transaction, a new one buys what its lines still need — never
+ * more than `allocations`, and nothing for units refunded or cancelled meanwhile. Null when
+ * nothing is left to buy. Call inside a transaction.
+ */
+export function supersedeIntent(
+  db: Db,
+  oldId: string,
+  allocations: readonly { line: number; entryKey: string; units: number }[],
+  priceCents: ReadonlyMap<string, number>,
+  now: number,
+): IntentRow | null {
+  // Superseded first, so its units no longer count as in flight when the need is measured.
+  db.prepare(`UPDATE purchase_intents SET state = 'superseded', updated_at = ? WHERE id = ?`).run(now, oldId);
+  const still: { line: number; entryKey: string; units: number }[] = [];
+  for (const a of allocations) {
+    const line = db.prepare(`SELECT ${LINE_COLUMNS} FROM shop_lines WHERE id = ?`).get(a.line) as
+      | LineRow
+      | undefined;
+    const open = line && (line.state === 'open' || line.state === 'held');
+    const units = open ? Math.min(a.units, unitsNeeded(db, line)) : 0;
+    if (units > 0) still.push({ ...a, units });
+  }
+  if (still.length === 0) return null;
+  const next = createIntent(db, { allocations: still, priceCents }, now);
+  db.prepare('UPDATE purchase_intents SET superseded_by = ? WHERE id = ?').run(next.id, oldId);
+  return next;
 }
 
 export function setIntent(

@@ -17,6 +17,7 @@ import {
   poolCounts,
   setIntent,
   setLine,
+  supersedeIntent,
   unitsNeeded,
 } from './fulfillment-ledger.js';
 import { takeInOrder } from './intake.js';
@@ -378,11 +379,7 @@ async function rejected(
         setIntent(db, intent.id, { state: 'rejected' }, now);
         return null;
       }
-      return createIntent(
-        db,
-        { allocations: kept, priceCents: catalog.priceCents, supersedes: intent.id },
-        now,
-      );
+      return supersedeIntent(db, intent.id, kept, catalog.priceCents, now);
     });
     ctx.log.warn(`supplier short for intent ${intent.id}: ${describeSafeError(safe)}`, LOG);
     const held = lines.filter((l) => shortLines.has(l.id));

@@ -3,12 +3,12 @@ import { immediate } from '../db/open.js';
 import { UsageError } from '../errors.js';
 import type { FulfillmentContext } from './fulfillment-context.js';
 import {
-  createIntent,
   getIntent,
   intentAllocations,
   linesInState,
   setIntent,
   setLine,
+  supersedeIntent,
 } from './fulfillment-ledger.js';
 import type { CatalogView } from './purchasing.js';
 
@@ -71,17 +71,11 @@ export async function resolveIntent(
     case 'rebuy': {
       const next = immediate(db, () => {
         clear();
-        return createIntent(
-          db,
-          {
-            allocations: intentAllocations(db, intentId),
-            priceCents: catalog.priceCents,
-            supersedes: intentId,
-          },
-          now,
-        );
+        return supersedeIntent(db, intentId, intentAllocations(db, intentId), catalog.priceCents, now);
       });
-      return `intent ${intentId} superseded by ${next.id}, which will be bought under a new key`;
+      return next
+        ? `intent ${intentId} superseded by ${next.id}, which will be bought under a new key`
+        : `intent ${intentId} superseded; its sales were refunded meanwhile, nothing to re-buy`;
     }
     case 'abandon': {
       const lines = new Set(intentAllocations(db, intentId).map((a) => a.line));

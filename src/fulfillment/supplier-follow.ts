@@ -4,13 +4,13 @@ import { describeSafeError, toSafeError } from '../errors.js';
 import { checkCodes } from './check-codes.js';
 import { type FulfillmentContext, LOG } from './fulfillment-context.js';
 import {
-  createIntent,
   type IntentRow,
   intentAllocations,
   intentsIn,
   isKnownCode,
   setIntent,
   storeCodes,
+  supersedeIntent,
 } from './fulfillment-ledger.js';
 import type { CatalogView } from './purchasing.js';
 
@@ -82,21 +82,13 @@ async function followOne(ctx: FulfillmentContext, intent: IntentRow, catalog: Ca
     return false;
   }
   if (order.status === 'failed') {
-    // A new intent for the same lines; the failed one is superseded in the same transaction.
+    // A new intent for what its lines still need; the failed one is superseded in the same transaction.
     const next = immediate(db, () => {
       setIntent(db, intent.id, { supplierStatus: 'failed' }, now);
-      return createIntent(
-        db,
-        {
-          allocations: intentAllocations(db, intent.id),
-          priceCents: catalog.priceCents,
-          supersedes: intent.id,
-        },
-        now,
-      );
+      return supersedeIntent(db, intent.id, intentAllocations(db, intent.id), catalog.priceCents, now);
     });
     ctx.log.warn(
-      `supplier order ${orderId} failed (${order.failure?.code ?? 'no reason given'}); re-buying as intent ${next.id}`,
+      `supplier order ${orderId} failed (${order.failure?.code ?? 'no reason given'}); ${next ? `re-buying as intent ${next.id}` : 'nothing left to re-buy (its sales were refunded)'}`,
       LOG,
     );
     return false;

@@ -225,6 +225,24 @@ describe('recovery points', () => {
     expect(unitsBought(world)).toBe(2);
   });
 
+  it('a supplier order that fails after its sale was cancelled is not bought again', async () => {
+    w = await startFulfillmentWorld({ supplier: { paidAfterMs: 800 } });
+    const world = w;
+    const db = world.runtime.db;
+    world.supplier.failNextOrders(1, 'paid');
+    const placed = world.shop.placeOrder({ lines: [{ sku: world.skus[0] as string, quantity: 2 }] });
+    await world.until(() => intentsIn(db, 'ordered').length === 1, 'ordered');
+    world.shop.cancel(placed.orderId);
+    await world.until(
+      () => world.supplier.ledger().orders[0]?.status === 'failed' && intentsIn(db, 'ordered').length === 0,
+      'the failure seen',
+    );
+    await world.pass();
+    expect(world.supplier.ledger().orders).toHaveLength(1);
+    expect(linesInState(db, 'dropped')).toHaveLength(1);
+    expect(intentsIn(db, 'created', 'sending')).toHaveLength(0);
+  });
+
   it('refunded before purchase: dropped, nothing bought', async () => {
     const { world, placed } = await receivedOnly();
     world.shop.cancel(placed.orderId);
