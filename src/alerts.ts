@@ -33,11 +33,3 @@ export function openAlerts(db: Db): Alert[] {
     .prepare('SELECT kind, subject, since, detail FROM alerts WHERE resolved_at IS NULL ORDER BY since, id')
     .all() as Alert[];
 }
-
-export function isAlertOpen(db: Db, kind: string, subject = ''): boolean {
-  return (
-    db
-      .prepare('SELECT 1 FROM alerts WHERE kind = ? AND subject = ? AND resolved_at IS NULL')
-      .get(kind, subject) !== undefined
-  );
-}

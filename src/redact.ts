@@ -37,8 +37,3 @@ export function scrub(text: string): string {
     .replace(/(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}/g, '$1 ***')
     .replace(/(consumer_(?:key|secret)|oauth_signature|access_token|api_key)=[^&\s"']+/gi, '$1=***');
 }
-
-/** Test hook: forget registered secrets between isolated test cases. */
-export function clearSecretsForTest(): void {
-  secrets.clear();
-}

@@ -8,6 +8,7 @@ import {
   ACTIVE_INTENT_POINTS,
   type HoldReason,
   type IntentPoint,
+  type LinePoint,
 } from './recovery-points.js';
 
 /**
@@ -24,7 +25,7 @@ export interface LineRow {
   sku: string;
   entryKey: string;
   units: number;
-  state: 'open' | 'held' | 'delivered' | 'dropped';
+  state: LinePoint;
   holdReason: HoldReason | null;
   receivedAt: number;
 }

@@ -1,8 +1,9 @@
 /**
- * The money path as data: every row of `purchase_intents`, `deliveries` and `shop_lines` sits
- * at one of these named points, written in the same transaction as the work that reached it.
- * After a crash the pipeline re-enters each row exactly where its point says. The tests seed a
- * row at each point and check the resume (test/fulfillment/recovery-points.test.ts).
+ * The money path as data: every row of `purchase_intents` and `shop_lines` sits at one of these
+ * named points, written in the same transaction as the work that reached it; a delivery's points
+ * are its `step`s, one per shop write (delivering.ts). After a crash the pipeline re-enters each
+ * row exactly where its point says. The tests seed a row at each point and check the resume
+ * (test/fulfillment/recovery-points.test.ts).
  */
 
 export const INTENT_POINTS = {
@@ -43,14 +44,6 @@ export const LINE_POINTS = {
 } as const;
 
 export type LinePoint = keyof typeof LINE_POINTS;
-
-export const DELIVERY_POINTS = {
-  /** `step` counts the shop writes done (each read back before writing). Resume: the next step. */
-  pending: { terminal: false },
-  done: { terminal: true },
-} as const;
-
-export type DeliveryPoint = keyof typeof DELIVERY_POINTS;
 
 export type HoldReason =
   | 'balance'

@@ -17,7 +17,6 @@ import { type Db, immediate } from '../db/open.js';
  */
 
 export type PacerBucket = 'general' | 'bulk';
-export const PACER_BUCKETS: readonly PacerBucket[] = ['general', 'bulk'];
 
 export interface PacerOptions {
   db: Db;
