@@ -4,7 +4,6 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../src/errors.js';
 import { registerSecret } from '../src/redact.js';
-import { checkSkuTemplate } from '../src/sku.js';
 import { configSchema, type RawConfig, SECRET_KEYS } from './schema.js';
 
 export interface LoadedConfig {
@@ -36,34 +35,58 @@ function protectReferences(text: string, refs: string[]): string {
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}/g;
 
+/** One thing wrong with a config file: the key it is about, and what is wrong or what to do. */
+export interface ConfigProblem {
+  path: string;
+  message: string;
+}
+
+/** Decides which values are interpolated; the rest are left out (a command that needs no secrets). */
+export type KeyFilter = (at: readonly PathPart[]) => boolean;
+
+interface InterpolateState {
+  env: NodeJS.ProcessEnv;
+  refs: string[];
+  problems: ConfigProblem[];
+  wanted: KeyFilter;
+}
+
 /**
  * `${NAME}` is replaced by the environment variable; `${NAME:-fallback}` may be unset. A value
  * that is exactly one reference is re-read as a YAML scalar, so `port: ${PORT}` is a number.
  * A value that comes out empty is treated as absent (so an optional key may be left unset).
+ * Every unset variable is a problem of its own, so all of them are reported together.
  */
-function interpolate(node: unknown, at: PathPart[], env: NodeJS.ProcessEnv, refs: string[]): unknown {
+function interpolate(node: unknown, at: PathPart[], st: InterpolateState): unknown {
   if (typeof node === 'string') {
-    node = node.replace(PLACEHOLDER, (_m, i: string) => refs[Number(i)] ?? '');
+    node = node.replace(PLACEHOLDER, (_m, i: string) => st.refs[Number(i)] ?? '');
     if (typeof node !== 'string' || !node.includes('${')) return node;
+    if (!st.wanted(at)) return undefined;
     const whole = /^\$\{[^}]+\}$/.test(node);
+    let unset = false;
     const out = node.replace(ENV_REF, (_m, name: string, hasDefault: string | undefined, def: string) => {
-      const v = env[name];
+      const v = st.env[name];
       if (v !== undefined && v !== '') return v;
       if (hasDefault !== undefined) return def;
-      throw new ConfigError(formatPath(at), `environment variable ${name} is not set`);
+      unset = true;
+      st.problems.push({
+        path: formatPath(at),
+        message: `environment variable ${name} is not set: export it (or write \${${name}:-} if the key is optional)`,
+      });
+      return '';
     });
-    if (out === '') return undefined;
+    if (out === '' || unset) return undefined;
     if (whole) {
       const scalar = parseYaml(out) as unknown;
       return typeof scalar === 'number' || typeof scalar === 'boolean' ? scalar : out;
     }
     return out;
   }
-  if (Array.isArray(node)) return node.map((v, i) => interpolate(v, [...at, i], env, refs));
+  if (Array.isArray(node)) return node.map((v, i) => interpolate(v, [...at, i], st));
   if (node && typeof node === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(node)) {
-      const r = interpolate(v, [...at, k], env, refs);
+      const r = interpolate(v, [...at, k], st);
       if (r !== undefined) out[k] = r;
     }
     return out;
@@ -71,30 +94,42 @@ function interpolate(node: unknown, at: PathPart[], env: NodeJS.ProcessEnv, refs
   return node;
 }
 
-function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let v = input;
+  for (const p of path) v = (v as Record<PropertyKey, unknown> | undefined)?.[p];
+  return v;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, input: unknown): ConfigProblem {
   const where = formatPath(issue.path);
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys.map((k) => (where ? `${where}.${k}` : k));
-    return `${keys.join(', ')}: unknown key${keys.length > 1 ? 's' : ''}`;
+    return {
+      path: keys[0] ?? where,
+      message: `${keys.join(', ')}: unknown key${keys.length > 1 ? 's' : ''} (a typo? see the configuration reference in README)`,
+    };
   }
-  let received = input;
-  for (const p of issue.path) received = (received as Record<PropertyKey, unknown> | undefined)?.[p];
-  const got =
-    received === undefined
-      ? 'nothing'
-      : SECRET_KEYS.has(String(issue.path.at(-1)))
-        ? 'a secret'
-        : JSON.stringify(received)?.slice(0, 60);
-  return `${where || '(top level)'}: ${issue.message} (got ${got})`;
+  const received = valueAt(input, issue.path);
+  if (received === undefined && issue.code === 'invalid_type') return { path: where, message: 'is required' };
+  if (issue.code === 'custom') return { path: where, message: issue.message };
+  const got = SECRET_KEYS.has(String(issue.path.at(-1)))
+    ? 'a secret'
+    : JSON.stringify(received)?.slice(0, 60);
+  return { path: where, message: `${issue.message} (got ${got})` };
 }
 
-export function parseConfig(
-  text: string,
-  configPath: string,
-  env: NodeJS.ProcessEnv = process.env,
-): LoadedConfig {
+export function problemsError(configPath: string, problems: readonly ConfigProblem[]): ConfigError {
+  const lines = problems.map((p) =>
+    p.message.startsWith(`${p.path}: `) || !p.path ? p.message : `${p.path}: ${p.message}`,
+  );
+  const err = new ConfigError(problems[0]?.path ?? '', '');
+  const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
+  err.message = `${configPath}: ${count}\n  ${lines.join('\n  ')}`;
+  return err;
+}
+
+function readYaml(text: string, configPath: string, refs: string[]): Record<string, unknown> {
   let doc: unknown;
-  const refs: string[] = [];
   try {
     doc = parseYaml(protectReferences(text, refs)) ?? {};
   } catch (e) {
@@ -107,32 +142,62 @@ export function parseConfig(
   if (typeof doc !== 'object' || Array.isArray(doc)) {
     throw new ConfigError('', `${configPath}: must be a YAML mapping of keys`);
   }
-  const interpolated = interpolate(doc, [], env, refs);
-  const result = configSchema.safeParse(interpolated);
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => describeIssue(i, interpolated));
-    const err = new ConfigError(formatPath(result.error.issues[0]?.path ?? []), '');
-    err.message = `${configPath}: invalid config\n  ${lines.join('\n  ')}`;
-    throw err;
-  }
-  const raw = result.data;
-  const template = checkSkuTemplate(raw.catalog.skuTemplate);
-  if (!template.ok) throw new ConfigError('catalog.skuTemplate', template.reason);
-  registerConfigSecrets(raw);
-  return { raw, configPath, baseDir: path.dirname(configPath) };
+  return doc as Record<string, unknown>;
 }
 
-export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+/** Every problem of a config text at once; `loaded` when there are none. */
+export function inspectConfig(
+  text: string,
+  configPath: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { loaded: LoadedConfig | null; problems: ConfigProblem[]; interpolated: Record<string, unknown> } {
+  const refs: string[] = [];
+  const doc = readYaml(text, configPath, refs);
+  const st: InterpolateState = { env, refs, problems: [], wanted: () => true };
+  const interpolated = interpolate(doc, [], st) as Record<string, unknown>;
+  const result = configSchema.safeParse(interpolated);
+  const unset = new Set(st.problems.map((p) => p.path));
+  const problems = [
+    ...st.problems,
+    // A key whose variable is unset is reported once, as the variable.
+    ...(result.success ? [] : result.error.issues)
+      .map((i) => describeIssue(i, interpolated))
+      .filter((p) => !unset.has(p.path)),
+  ];
+  if (problems.length > 0 || !result.success) return { loaded: null, problems, interpolated };
+  registerConfigSecrets(result.data);
+  return {
+    loaded: { raw: result.data, configPath, baseDir: path.dirname(configPath) },
+    problems,
+    interpolated,
+  };
+}
+
+export function parseConfig(
+  text: string,
+  configPath: string,
+  env: NodeJS.ProcessEnv = process.env,
+): LoadedConfig {
+  const { loaded, problems } = inspectConfig(text, configPath, env);
+  if (!loaded) throw problemsError(configPath, problems);
+  return loaded;
+}
+
+/** Reads the config file's text, or says clearly why not. */
+export function readConfigText(file: string): { text: string; configPath: string } {
   const configPath = path.resolve(file);
-  let text: string;
   try {
-    text = readFileSync(configPath, 'utf8');
+    return { text: readFileSync(configPath, 'utf8'), configPath };
   } catch (e) {
     throw new ConfigError(
       '',
       `cannot read config file ${configPath}: ${(e as NodeJS.ErrnoException).code ?? e}`,
     );
   }
+}
+
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const { text, configPath } = readConfigText(file);
   return parseConfig(text, configPath, env);
 }
 

@@ -1,5 +1,7 @@
-import cron from 'node-cron';
 import { z } from 'zod';
+import { checkSkuTemplate } from '../src/sku.js';
+import { codesKeyProblem } from './codes-key.js';
+import { cronProblem } from './cron-fields.js';
 
 /**
  * The one schema of `sync.config.yaml`: every key, its type and its default. The README's
@@ -10,10 +12,11 @@ import { z } from 'zod';
 const nonEmpty = z.string().min(1, 'must not be empty');
 const port = z.number().int().min(0).max(65535);
 
-/** 5 fields, or 6 with seconds first, as node-cron reads them. */
-const cronExpression = z
-  .string()
-  .refine((s) => cron.validate(s), 'must be a node-cron expression (5 fields, or 6 with seconds)');
+/** 5 fields, or 6 with seconds first, as node-cron reads them; steps and values within each field's range. */
+const cronExpression = z.string().superRefine((s, ctx) => {
+  const problem = cronProblem(s);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 const httpUrl = z
   .string()
@@ -74,7 +77,13 @@ export const guardSchema = z.strictObject({
 const regionCode = z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code in upper case');
 
 export const catalogSchema = z.strictObject({
-  skuTemplate: z.string().default('PSN-{region}-{denomination}'),
+  skuTemplate: z
+    .string()
+    .superRefine((s, ctx) => {
+      const template = checkSkuTemplate(s);
+      if (!template.ok) ctx.addIssue({ code: 'custom', message: template.reason });
+    })
+    .default('PSN-{region}-{denomination}'),
   skuOverrides: z
     .record(z.string().min(1), z.strictObject({ region: regionCode, denomination: z.number().positive() }))
     .default({}),
@@ -122,11 +131,19 @@ export const logSchema = z.strictObject({
   format: z.enum(['auto', 'json', 'pretty']).default('auto'),
 });
 
+/** Relative to the config file. */
+export const DEFAULT_DATABASE = './data/sync.db';
+
 export const configSchema = z
   .strictObject({
     supplier: supplierSchema.optional(),
-    database: z.string().default('./data/sync.db'),
-    codesKey: nonEmpty.optional(),
+    database: z.string().default(DEFAULT_DATABASE),
+    codesKey: nonEmpty
+      .superRefine((s, ctx) => {
+        const problem = codesKeyProblem(s);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
     schedule: scheduleSchema.default(scheduleSchema.parse({})),
     server: serverSchema.default(serverSchema.parse({})),
     catalog: catalogSchema.default(catalogSchema.parse({})),
@@ -135,29 +152,34 @@ export const configSchema = z
     sandbox: sandboxSchema.nullable().optional(),
     log: logSchema.default(logSchema.parse({})),
   })
-  .superRefine((c, ctx) => {
-    if (!c.sandbox && !c.supplier) {
-      ctx.addIssue({ code: 'custom', path: ['supplier'], message: 'is required (or a sandbox: block)' });
-    }
-    if (!c.sandbox && c.storefronts.length === 0) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['storefronts'],
-        message: 'needs at least one store (or a sandbox: block)',
-      });
-    }
-    const seen = new Set<string>();
-    c.storefronts.forEach((s, i) => {
-      if (seen.has(s.name)) {
+  .superRefine(
+    (c, ctx) => {
+      // Runs even when keys failed above (`when`), so every problem of a file is reported at once.
+      if (!c || typeof c !== 'object') return;
+      if (!c.sandbox && !c.supplier) {
+        ctx.addIssue({ code: 'custom', path: ['supplier'], message: 'is required (or a sandbox: block)' });
+      }
+      if (!c.sandbox && Array.isArray(c.storefronts) && c.storefronts.length === 0) {
         ctx.addIssue({
           code: 'custom',
-          path: ['storefronts', i, 'name'],
-          message: `"${s.name}" is used twice`,
+          path: ['storefronts'],
+          message: 'needs at least one store (or a sandbox: block)',
         });
       }
-      seen.add(s.name);
-    });
-  });
+      const seen = new Set<string>();
+      (Array.isArray(c.storefronts) ? c.storefronts : []).forEach((s, i) => {
+        if (s && seen.has(s.name)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['storefronts', i, 'name'],
+            message: `"${s.name}" is used twice`,
+          });
+        }
+        if (s) seen.add(s.name);
+      });
+    },
+    { when: () => true },
+  );
 
 export type RawConfig = z.infer<typeof configSchema>;
 export type SupplierConfig = z.infer<typeof supplierSchema>;

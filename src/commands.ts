@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { SingleBar } from 'cli-progress';
 import { Command, CommanderError } from 'commander';
 import { type LoadedConfig, loadConfigFile, maskConfig } from '../config/load.js';
+import { checkConfigFile } from './config-check.js';
 import { startDaemon } from './daemon.js';
 import { assertSchemaVersion, openDb } from './db/open.js';
 import { currentHolder } from './db/run-lock.js';
@@ -12,6 +13,7 @@ import { formatOrdersListing, ordersListing } from './fulfillment/orders-report.
 import { type ResolveAction, resolveIntent } from './fulfillment/resolve-intent.js';
 import type { CycleOptions, CycleReport } from './inventory/sync-inventory.js';
 import { createLogger, type Logger } from './log.js';
+import { packageVersion } from './package-info.js';
 import { databasePath, type Fulfillment, openRuntime, storeSummaries } from './runtime.js';
 import { runStandaloneSandbox, sandboxStoreSummaries } from './sandbox/sandbox-mode.js';
 import { AdminClient } from './server/admin-client.js';
@@ -38,6 +40,14 @@ function dbFile(loaded: LoadedConfig): string {
 
 function storesOf(loaded: LoadedConfig) {
   return loaded.raw.sandbox ? sandboxStoreSummaries() : storeSummaries(loaded.raw);
+}
+
+/** A `--store` that names no configured store is a usage error, listing the ones there are. */
+function assertStore(loaded: LoadedConfig, store: string): void {
+  const names = storesOf(loaded).map((s) => s.name);
+  if (!names.includes(store)) {
+    throw new UsageError(`--store: no store named "${store}" (have: ${names.join(', ')})`);
+  }
 }
 
 /** The running daemon's admin API, if a live daemon holds this database. */
@@ -148,6 +158,7 @@ function progressBar(): {
 export function buildProgram(): Command {
   const program = new Command('psnb2b-sync')
     .description('Keeps WooCommerce and Shopify shops in step with the PSN:B2B supplier.')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .option('-c, --config <file>', 'config file (default: $SYNC_CONFIG or ./sync.config.yaml)')
     .exitOverride()
     .showHelpAfterError();
@@ -198,10 +209,7 @@ export function buildProgram(): Command {
     .option('--json', 'print the report as JSON')
     .action(async (o: { store?: string; json?: boolean }, cmd: Command) => {
       const loaded = load(cmd);
-      const names = storesOf(loaded).map((s) => s.name);
-      if (o.store && !names.includes(o.store)) {
-        throw new UsageError(`--store: no store named "${o.store}" (have: ${names.join(', ')})`);
-      }
+      if (o.store) assertStore(loaded, o.store);
       const bar = progressBar();
       try {
         const report = await mutate(
@@ -300,6 +308,7 @@ export function buildProgram(): Command {
         cmd: Command,
       ) => {
         const loaded = load(cmd);
+        assertStore(loaded, o.store);
         const code = await readStdin();
         const req = {
           store: o.store,
@@ -337,8 +346,8 @@ export function buildProgram(): Command {
     .description('configuration')
     .command('check')
     .description('validate the config and print it with secrets masked')
-    .action((_o, cmd: Command) => {
-      const loaded = load(cmd);
+    .action(async (_o, cmd: Command) => {
+      const loaded = await checkConfigFile(configFile(cmd.optsWithGlobals()));
       process.stdout.write(
         `# ${loaded.configPath}: valid\n${JSON.stringify(maskConfig(loaded.raw), null, 2)}\n`,
       );

@@ -1,5 +1,6 @@
 import cron from 'node-cron';
 import type { LoadedConfig } from '../config/load.js';
+import { portInUse } from './config-check.js';
 import { HEARTBEAT_MS, heartbeat } from './db/run-lock.js';
 import { ConfigError, describeSafeError, toSafeError } from './errors.js';
 import { hasWork } from './fulfillment/fulfillment-job.js';
@@ -68,6 +69,10 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
     url = await http.start();
   } catch (e) {
     await runtime.close();
+    if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      const busy = portInUse(config.server.host, config.server.port);
+      throw new ConfigError(busy.path, busy.message);
+    }
     throw e;
   }
   db.prepare('UPDATE run_lock SET admin_url = ? WHERE id = 1 AND pid = ?').run(url, process.pid);

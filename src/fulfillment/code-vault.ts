@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { CODES_KEY_HINT, codesKeyProblem, decodeCodesKey } from '../../config/codes-key.js';
 import { type Db, getKv, setKv } from '../db/open.js';
 import { ConfigError } from '../errors.js';
 import { maskCode, registerSecret } from '../redact.js';
@@ -17,18 +18,13 @@ export function parseCodesKey(value: string | undefined): Buffer {
   if (!value) {
     throw new ConfigError(
       'codesKey',
-      'is required for fulfillment: 32 random bytes, base64 or hex (e.g. `openssl rand -base64 32`)',
+      `is required for fulfillment: 32 random bytes, base64 or hex (${CODES_KEY_HINT})`,
     );
   }
-  const trimmed = value.trim();
-  const key = /^[0-9a-fA-F]{64}$/.test(trimmed)
-    ? Buffer.from(trimmed, 'hex')
-    : Buffer.from(trimmed, 'base64');
-  if (key.length !== 32) {
-    throw new ConfigError('codesKey', `must be 32 bytes, base64 or hex (got ${key.length} bytes)`);
-  }
+  const problem = codesKeyProblem(value);
+  if (problem) throw new ConfigError('codesKey', problem);
   registerSecret(value);
-  return key;
+  return decodeCodesKey(value);
 }
 
 export class CodeVault {
