@@ -1,7 +1,34 @@
 /**
  * Versioned schema. A migration is appended, never edited once released; `user_version`
- * records how far a database has come. Only the holder of the run lock migrates.
+ * records how far a database has come. Only the holder of the run lock migrates, with foreign
+ * keys off (so a table can be rebuilt) and checked before each migration commits.
  */
+
+/**
+ * SQLite cannot add a CHECK to a table in place: a new table is created, the rows copied, the old
+ * one dropped and the new one renamed. Indexes go with the old table and are made again.
+ */
+export function rebuildTable(
+  table: string,
+  columns: string,
+  copy: { into: string; select: string },
+  indexes = '',
+): string {
+  return `
+  CREATE TABLE ${table}__new (${columns}) STRICT;
+  INSERT INTO ${table}__new (${copy.into}) SELECT ${copy.select} FROM ${table};
+  DROP TABLE ${table};
+  ALTER TABLE ${table}__new RENAME TO ${table};
+  ${indexes}`;
+}
+
+const SHOP_LINES_COLUMNS =
+  'id, store, order_id, line_id, order_number, sku, entry_key, units, state, hold_reason, received_at, updated_at, delivered_at';
+const INTENTS_COLUMNS =
+  'id, idempotency_key, state, items, total_cents, supplier_order_id, supplier_status, supplier_delivered_at, superseded_by, attempts, sent_at, balance_before_cents, balance_after_cents, last_error, next_check_at, created_at, updated_at';
+const CLAIMS_COLUMNS =
+  'id, idempotency_key, code_id, supplier_order_id, error_code, description, state, supplier_claim_id, window_closes_at, last_error, created_at';
+
 export const MIGRATIONS: readonly string[] = [
   // 1: inventory sync
   `
@@ -192,6 +219,93 @@ export const MIGRATIONS: readonly string[] = [
     last_error        TEXT,
     created_at        INTEGER NOT NULL
   ) STRICT;
+  `,
+  // 3: recovery points as data — a CHECK on every state column, lists as in
+  // src/fulfillment/recovery-points.ts (test/fulfillment/state-machine.test.ts keeps them equal).
+  // A delivery's step is the name of the last shop write done (NULL: none yet), not an index into
+  // the adapter's list: a pending delivery restarts from its first step, which is safe because
+  // every step reads the order back before writing.
+  `
+  ${rebuildTable(
+    'shop_lines',
+    `
+    id           INTEGER PRIMARY KEY,
+    store        TEXT NOT NULL,
+    order_id     TEXT NOT NULL,
+    line_id      TEXT NOT NULL,
+    order_number TEXT NOT NULL,
+    sku          TEXT NOT NULL,
+    entry_key    TEXT NOT NULL,
+    units        INTEGER NOT NULL CHECK (units >= 0),
+    state        TEXT NOT NULL CHECK (state IN ('open', 'held', 'delivered', 'dropped')),
+    hold_reason  TEXT CHECK (hold_reason IN ('balance', 'min-balance', 'out-of-stock', 'unknown-entry', 'duplicate-sku', 'max-wait', 'abandoned')),
+    received_at  INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    delivered_at INTEGER,
+    UNIQUE (store, order_id, line_id)`,
+    { into: SHOP_LINES_COLUMNS, select: SHOP_LINES_COLUMNS },
+    'CREATE INDEX shop_lines_state ON shop_lines (state);',
+  )}
+  ${rebuildTable(
+    'purchase_intents',
+    `
+    id                TEXT PRIMARY KEY,
+    idempotency_key   TEXT NOT NULL UNIQUE,
+    state             TEXT NOT NULL CHECK (state IN ('created', 'sending', 'ordered', 'parked', 'stored', 'rejected', 'superseded', 'abandoned')),
+    items             TEXT NOT NULL,
+    total_cents       INTEGER NOT NULL,
+    supplier_order_id TEXT UNIQUE,
+    supplier_status   TEXT,
+    supplier_delivered_at INTEGER,
+    superseded_by     TEXT,
+    attempts          INTEGER NOT NULL DEFAULT 0,
+    sent_at           INTEGER,
+    balance_before_cents INTEGER,
+    balance_after_cents  INTEGER,
+    last_error        TEXT,
+    next_check_at     INTEGER NOT NULL DEFAULT 0,
+    created_at        INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL`,
+    { into: INTENTS_COLUMNS, select: INTENTS_COLUMNS },
+    'CREATE INDEX purchase_intents_state ON purchase_intents (state);',
+  )}
+  ${rebuildTable(
+    'deliveries',
+    `
+    id          TEXT PRIMARY KEY,
+    store       TEXT NOT NULL,
+    order_id    TEXT NOT NULL,
+    step        TEXT,
+    completes   INTEGER NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('pending', 'done')),
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    next_try_at INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    created_at  INTEGER NOT NULL,
+    done_at     INTEGER`,
+    {
+      into: 'id, store, order_id, step, completes, state, attempts, next_try_at, last_error, created_at, done_at',
+      select:
+        'id, store, order_id, NULL, completes, state, attempts, next_try_at, last_error, created_at, done_at',
+    },
+    "CREATE INDEX deliveries_state ON deliveries (state) WHERE state != 'done';",
+  )}
+  ${rebuildTable(
+    'claims',
+    `
+    id                TEXT PRIMARY KEY,
+    idempotency_key   TEXT NOT NULL UNIQUE,
+    code_id           INTEGER NOT NULL UNIQUE REFERENCES codes (id),
+    supplier_order_id TEXT NOT NULL,
+    error_code        TEXT NOT NULL,
+    description       TEXT,
+    state             TEXT NOT NULL CHECK (state IN ('sending', 'open', 'failed', 'unknown')),
+    supplier_claim_id TEXT,
+    window_closes_at  INTEGER NOT NULL,
+    last_error        TEXT,
+    created_at        INTEGER NOT NULL`,
+    { into: CLAIMS_COLUMNS, select: CLAIMS_COLUMNS },
+  )}
   `,
 ];
 

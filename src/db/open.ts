@@ -40,11 +40,24 @@ export function migrate(db: Db): void {
       `database schema version ${from} is newer than this program (${SCHEMA_VERSION}): upgrade psnb2b-sync`,
     );
   }
-  for (let v = from; v < SCHEMA_VERSION; v++) {
-    immediate(db, () => {
-      db.exec(MIGRATIONS[v] as string);
-      db.pragma(`user_version = ${v + 1}`);
-    });
+  if (from === SCHEMA_VERSION) return;
+  // Off so a migration can rebuild a table others refer to (SQLite's documented way); every
+  // reference is checked before the migration commits. The pragma is a no-op inside a transaction.
+  const fk = db.pragma('foreign_keys', { simple: true }) as number;
+  db.pragma('foreign_keys = OFF');
+  try {
+    for (let v = from; v < SCHEMA_VERSION; v++) {
+      immediate(db, () => {
+        db.exec(MIGRATIONS[v] as string);
+        const broken = db.pragma('foreign_key_check') as { table: string }[];
+        if (broken.length) {
+          throw new DatabaseError(`migration ${v + 1} left broken references in ${broken[0]?.table}`);
+        }
+        db.pragma(`user_version = ${v + 1}`);
+      });
+    }
+  } finally {
+    db.pragma(`foreign_keys = ${fk ? 'ON' : 'OFF'}`);
   }
 }
 

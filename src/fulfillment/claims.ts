@@ -4,6 +4,7 @@ import { describeSafeError, toSafeError, UsageError } from '../errors.js';
 import { maskCode } from '../redact.js';
 import type { FulfillmentContext } from './fulfillment-context.js';
 import { getLine } from './fulfillment-ledger.js';
+import { advance, assertInitial, type ClaimPoint } from './recovery-points.js';
 
 /**
  * Code-support claims: within 7 days (168 h) of the supplier's own delivery time, less a
@@ -58,7 +59,9 @@ export async function fileClaim(ctx: FulfillmentContext, req: ClaimRequest): Pro
     .prepare(
       'SELECT id, idempotency_key AS key, state, supplier_claim_id AS supplierClaimId FROM claims WHERE code_id = ?',
     )
-    .get(row.id) as { id: string; key: string; state: string; supplierClaimId: string | null } | undefined;
+    .get(row.id) as
+    | { id: string; key: string; state: ClaimPoint; supplierClaimId: string | null }
+    | undefined;
   // A claim whose outcome was unknown may go again under its own key where the supplier honours keys.
   const retryable =
     existing?.state === 'failed' || (ctx.settings.honoursIdempotencyKeys && existing?.state === 'unknown');
@@ -72,24 +75,31 @@ export async function fileClaim(ctx: FulfillmentContext, req: ClaimRequest): Pro
     };
   }
   const claim = existing ?? { id: randomUUID(), key: randomUUID() };
-  immediate(db, () =>
-    db
-      .prepare(
-        `INSERT INTO claims (id, idempotency_key, code_id, supplier_order_id, error_code, description, state, window_closes_at, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'sending', ?, ?)
-         ON CONFLICT (id) DO UPDATE SET state = 'sending', error_code = excluded.error_code, description = excluded.description`,
-      )
-      .run(
-        claim.id,
-        claim.key,
-        row.id,
-        row.supplierOrderId,
+  immediate(db, () => {
+    if (existing) {
+      advance(db, 'claim', existing.id, existing.state, 'sending');
+      db.prepare('UPDATE claims SET error_code = ?, description = ? WHERE id = ?').run(
         req.errorCode,
         req.description ?? null,
-        closesAt,
-        ctx.now(),
-      ),
-  );
+        existing.id,
+      );
+      return;
+    }
+    assertInitial('claim', claim.id, 'sending');
+    db.prepare(
+      `INSERT INTO claims (id, idempotency_key, code_id, supplier_order_id, error_code, description, state, window_closes_at, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'sending', ?, ?)`,
+    ).run(
+      claim.id,
+      claim.key,
+      row.id,
+      row.supplierOrderId,
+      req.errorCode,
+      req.description ?? null,
+      closesAt,
+      ctx.now(),
+    );
+  });
   const result = await ctx.supplier.createClaim(
     {
       orderId: row.supplierOrderId,
@@ -99,12 +109,15 @@ export async function fileClaim(ctx: FulfillmentContext, req: ClaimRequest): Pro
     },
     { idempotencyKey: claim.key },
   );
-  const set = (state: string, supplierClaimId: string | null, error: unknown) =>
-    immediate(db, () =>
-      db
-        .prepare('UPDATE claims SET state = ?, supplier_claim_id = ?, last_error = ? WHERE id = ?')
-        .run(state, supplierClaimId, error ? JSON.stringify(toSafeError(error)) : null, claim.id),
-    );
+  const set = (state: ClaimPoint, supplierClaimId: string | null, error: unknown) =>
+    immediate(db, () => {
+      advance(db, 'claim', claim.id, 'sending', state);
+      db.prepare('UPDATE claims SET supplier_claim_id = ?, last_error = ? WHERE id = ?').run(
+        supplierClaimId,
+        error ? JSON.stringify(toSafeError(error)) : null,
+        claim.id,
+      );
+    });
   switch (result.kind) {
     case 'created':
       set('open', result.claim.id, null);

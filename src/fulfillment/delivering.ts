@@ -7,12 +7,23 @@ import type { Delivery } from '../storefront.js';
 import { type FulfillmentContext, LOG } from './fulfillment-context.js';
 import {
   deliveredCount,
+  inList,
+  isOwed,
   type LineRow,
   linesOfOrder,
-  setLine,
+  moveLine,
   undeliveredCodesOf,
 } from './fulfillment-ledger.js';
 import { takeInOrder } from './intake.js';
+import {
+  advance,
+  assertInitial,
+  type DeliveryPoint,
+  OWED_LINE_POINTS,
+  terminalPoints,
+  UnknownPointError,
+  unknownPoint,
+} from './recovery-points.js';
 
 /**
  * Delivering stored codes into shop orders. A delivery is created (codes reserved for it) only
@@ -28,7 +39,9 @@ interface DeliveryRow {
   id: string;
   store: string;
   orderId: string;
-  step: number;
+  state: DeliveryPoint;
+  /** The name of the last shop write done (null: none yet). */
+  step: string | null;
   completes: number;
   attempts: number;
   nextTryAt: number;
@@ -43,7 +56,7 @@ export async function startDeliveries(
   const ready = db
     .prepare(
       `SELECT DISTINCT l.store, l.order_id AS orderId FROM shop_lines l JOIN codes c ON c.line = l.id
-       WHERE c.delivered_at IS NULL AND c.delivery_id IS NULL AND l.state IN ('open', 'held')
+       WHERE c.delivered_at IS NULL AND c.delivery_id IS NULL AND l.state IN (${inList(OWED_LINE_POINTS)})
          AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.store = l.store AND d.order_id = l.order_id AND d.state = 'pending')`,
     )
     .all() as { store: string; orderId: string }[];
@@ -71,9 +84,7 @@ export async function startDeliveries(
     if (order.merchantHold) continue;
     const shopOrder = order;
     const created = immediate(db, () => {
-      const lines = linesOfOrder(db, storeName, orderId).filter(
-        (l) => l.state === 'open' || l.state === 'held',
-      );
+      const lines = linesOfOrder(db, storeName, orderId).filter(isOwed);
       const withCodes = lines
         .map((l) => ({ line: l, codes: undeliveredCodesOf(db, l.id) }))
         .filter((x) => x.codes.length);
@@ -86,6 +97,7 @@ export async function startDeliveries(
           const now = withCodes.find((w) => w.line.id === l.id)?.codes.length ?? 0;
           return deliveredCount(db, l.id) + now >= l.units;
         });
+      assertInitial('delivery', id, 'pending');
       db.prepare(
         `INSERT INTO deliveries (id, store, order_id, completes, state, created_at) VALUES (?, ?, ?, ?, 'pending', ?)`,
       ).run(id, storeName, orderId, allOursDelivered ? 1 : 0, ctx.now());
@@ -132,92 +144,113 @@ function buildDelivery(ctx: FulfillmentContext, d: DeliveryRow): Delivery {
   };
 }
 
+/** The index of the step after the one `d.step` names (null: the first); a name the adapter lacks raises. */
+export function nextStepIndex(steps: readonly string[], d: Pick<DeliveryRow, 'id' | 'step'>): number {
+  if (d.step === null) return 0;
+  const at = steps.indexOf(d.step);
+  if (at < 0) throw new UnknownPointError('delivery', d.id, `step ${d.step}`);
+  return at + 1;
+}
+
+/**
+ * The deliveries' completer: every delivery not at a terminal point, by its point; a point not
+ * in the table raises.
+ */
 export async function runDeliveries(ctx: FulfillmentContext): Promise<{ done: number }> {
   const { db } = ctx;
-  const pending = db
+  const unsettled = db
     .prepare(
-      `SELECT id, store, order_id AS orderId, step, completes, attempts, next_try_at AS nextTryAt, created_at AS createdAt
-       FROM deliveries WHERE state = 'pending' ORDER BY created_at`,
+      `SELECT id, store, order_id AS orderId, state, step, completes, attempts, next_try_at AS nextTryAt, created_at AS createdAt
+       FROM deliveries WHERE state NOT IN (${inList(terminalPoints('delivery'))}) ORDER BY created_at`,
     )
     .all() as DeliveryRow[];
   let done = 0;
-  for (const d of pending) {
-    if (d.nextTryAt > ctx.now()) continue;
-    const store = ctx.stores.get(d.store);
-    if (!store || ctx.unreachable.has(d.store)) continue;
-    const steps = store.orders.deliverySteps;
-    const delivery = buildDelivery(ctx, d);
-    let step = d.step;
-    try {
-      while (step < steps.length) {
-        await store.orders.runDeliveryStep(steps[step] as string, delivery);
-        step++;
-        const reached = step;
-        immediate(db, () => db.prepare('UPDATE deliveries SET step = ? WHERE id = ?').run(reached, d.id));
-      }
-    } catch (e) {
-      const safe = toSafeError(e);
-      if (safe.retryable && (safe.status === undefined || safe.status >= 500 || safe.status === 429)) {
-        ctx.unreachable.add(d.store);
-      }
-      const attempts = d.attempts + 1;
-      const wait = Math.min(MAX_BACKOFF_MS, 2_000 * 2 ** Math.min(attempts, 10));
-      immediate(db, () => {
-        db.prepare('UPDATE deliveries SET attempts = ?, next_try_at = ?, last_error = ? WHERE id = ?').run(
-          attempts,
-          ctx.now() + wait,
-          JSON.stringify(safe),
-          d.id,
-        );
-        if (attempts >= ALERT_AFTER_ATTEMPTS) {
-          raiseAlert(
-            db,
-            'delivery-failing',
-            d.id,
-            `delivery into ${d.store} order ${d.orderId} keeps failing: ${describeSafeError(safe)}`,
-            ctx.now(),
-          );
-        }
-      });
-      ctx.log.warn(
-        `delivery into ${d.store} order ${d.orderId} failed at step ${steps[step]} (attempt ${attempts}): ${describeSafeError(safe)}; retrying in ${Math.round(wait / 1000)} s`,
-        { ...LOG, store: d.store },
-      );
-      continue;
-    }
-    const heldLines = immediate(db, () => {
-      const now = ctx.now();
-      db.prepare("UPDATE deliveries SET state = 'done', step = ?, done_at = ? WHERE id = ?").run(
-        step,
-        now,
-        d.id,
-      );
-      db.prepare('UPDATE codes SET delivered_at = ? WHERE delivery_id = ?').run(now, d.id);
-      const held: LineRow[] = [];
-      for (const l of linesOfOrder(db, d.store, d.orderId)) {
-        if (l.state !== 'open' && l.state !== 'held') continue;
-        if (l.holdReason) held.push(l);
-        if (deliveredCount(db, l.id) >= l.units)
-          setLine(db, l.id, { state: 'delivered', holdReason: null }, now);
-      }
-      resolveAlert(db, 'delivery-failing', d.id, now);
-      resolveAlert(db, 'max-wait', `${d.store}/${d.orderId}`, now);
-      return held;
-    });
-    done++;
-    const count = delivery.lines.reduce((s, l) => s + l.codes.length, 0);
-    ctx.log.info(`delivered ${count} code(s) into ${d.store} order ${d.orderId}`, { ...LOG, store: d.store });
-    // A hold we placed while the buyer waited is lifted once the codes are in (a completed order needs none).
-    if (heldLines.length && !delivery.completesOrder) {
-      try {
-        await store.orders.releaseHold(d.orderId);
-      } catch (e) {
-        ctx.log.warn(
-          `could not release our hold on order ${d.orderId}: ${describeSafeError(toSafeError(e))}`,
-          LOG,
-        );
-      }
+  for (const d of unsettled) {
+    switch (d.state) {
+      case 'pending':
+        if (await attemptDelivery(ctx, d)) done++;
+        break;
+      default:
+        unknownPoint('delivery', d.id, d.state);
     }
   }
   return { done };
+}
+
+/** One attempt at a pending delivery: its remaining shop writes, each recorded by name once done. */
+async function attemptDelivery(ctx: FulfillmentContext, d: DeliveryRow): Promise<boolean> {
+  const { db } = ctx;
+  if (d.nextTryAt > ctx.now()) return false;
+  const store = ctx.stores.get(d.store);
+  if (!store || ctx.unreachable.has(d.store)) return false;
+  const steps = store.orders.deliverySteps;
+  const delivery = buildDelivery(ctx, d);
+  let step = -1;
+  try {
+    for (step = nextStepIndex(steps, d); step < steps.length; step++) {
+      const name = steps[step] as string;
+      await store.orders.runDeliveryStep(name, delivery);
+      immediate(db, () =>
+        db.prepare("UPDATE deliveries SET step = ? WHERE id = ? AND state = 'pending'").run(name, d.id),
+      );
+    }
+  } catch (e) {
+    const safe = toSafeError(e);
+    if (safe.retryable && (safe.status === undefined || safe.status >= 500 || safe.status === 429)) {
+      ctx.unreachable.add(d.store);
+    }
+    const attempts = d.attempts + 1;
+    const wait = Math.min(MAX_BACKOFF_MS, 2_000 * 2 ** Math.min(attempts, 10));
+    immediate(db, () => {
+      db.prepare('UPDATE deliveries SET attempts = ?, next_try_at = ?, last_error = ? WHERE id = ?').run(
+        attempts,
+        ctx.now() + wait,
+        JSON.stringify(safe),
+        d.id,
+      );
+      if (attempts >= ALERT_AFTER_ATTEMPTS) {
+        raiseAlert(
+          db,
+          'delivery-failing',
+          d.id,
+          `delivery into ${d.store} order ${d.orderId} keeps failing: ${describeSafeError(safe)}`,
+          ctx.now(),
+        );
+      }
+    });
+    ctx.log.warn(
+      `delivery into ${d.store} order ${d.orderId} failed at step ${steps[step] ?? d.step} (attempt ${attempts}): ${describeSafeError(safe)}; retrying in ${Math.round(wait / 1000)} s`,
+      { ...LOG, store: d.store },
+    );
+    return false;
+  }
+  const heldLines = immediate(db, () => {
+    const now = ctx.now();
+    advance(db, 'delivery', d.id, 'pending', 'done', now);
+    db.prepare('UPDATE deliveries SET done_at = ? WHERE id = ?').run(now, d.id);
+    db.prepare('UPDATE codes SET delivered_at = ? WHERE delivery_id = ?').run(now, d.id);
+    const held: LineRow[] = [];
+    for (const l of linesOfOrder(db, d.store, d.orderId)) {
+      if (!isOwed(l)) continue;
+      if (l.holdReason) held.push(l);
+      if (deliveredCount(db, l.id) >= l.units) moveLine(db, l, 'delivered', now, { holdReason: null });
+    }
+    resolveAlert(db, 'delivery-failing', d.id, now);
+    resolveAlert(db, 'max-wait', `${d.store}/${d.orderId}`, now);
+    return held;
+  });
+  const count = delivery.lines.reduce((s, l) => s + l.codes.length, 0);
+  ctx.log.info(`delivered ${count} code(s) into ${d.store} order ${d.orderId}`, { ...LOG, store: d.store });
+  // A hold we placed while the buyer waited is lifted once the codes are in (a completed order needs none).
+  if (heldLines.length && !delivery.completesOrder) {
+    try {
+      await store.orders.releaseHold(d.orderId);
+    } catch (e) {
+      ctx.log.warn(
+        `could not release our hold on order ${d.orderId}: ${describeSafeError(toSafeError(e))}`,
+        LOG,
+      );
+    }
+  }
+  return true;
 }

@@ -21,9 +21,9 @@ import { HOLD_NOTES } from './recovery-points.js';
 import { followOrders } from './supplier-follow.js';
 
 /**
- * One pass of the money path, in order: intake → holds released/placed → buy → resume intents
- * → follow supplier orders → deliver. Passes never overlap; anything a pass leaves unfinished
- * is a row at a named recovery point that the next pass (or the next process) resumes.
+ * One pass of the money path (`runPass` lists its phases). Passes never overlap; anything a pass
+ * leaves unfinished is a row at a named recovery point (recovery-points.ts) that the next pass,
+ * or the next process, resumes from where the row says.
  */
 
 /** Intake cursors go back this far behind the newest shop timestamp seen (clock skew, slow writes). */

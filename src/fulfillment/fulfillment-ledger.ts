@@ -6,9 +6,13 @@ import type { CodeVault } from './code-vault.js';
 import {
   ACCEPTED_INTENT_POINTS,
   ACTIVE_INTENT_POINTS,
+  advance,
+  assertInitial,
   type HoldReason,
   type IntentPoint,
   type LinePoint,
+  OWED_LINE_POINTS,
+  terminalPoints,
 } from './recovery-points.js';
 
 /**
@@ -58,7 +62,8 @@ export interface IntentRow {
 const LINE_COLUMNS = `id, store, order_id AS orderId, line_id AS lineId, order_number AS orderNumber, sku,
   entry_key AS entryKey, units, state, hold_reason AS holdReason, received_at AS receivedAt`;
 
-const inList = (xs: readonly string[]) => xs.map((x) => `'${x}'`).join(', ');
+/** A SQL list of our own constant names (never user input). */
+export const inList = (xs: readonly string[]) => xs.map((x) => `'${x}'`).join(', ');
 
 export function getLine(db: Db, store: string, orderId: string, lineId: string): LineRow | undefined {
   return db
@@ -88,6 +93,8 @@ export function insertLine(
   },
   now: number,
 ): number {
+  const state = l.state ?? 'open';
+  assertInitial('line', `${l.store}/${l.orderId}/${l.lineId}`, state);
   return Number(
     db
       .prepare(
@@ -102,7 +109,7 @@ export function insertLine(
         l.sku,
         l.entryKey,
         l.units,
-        l.state ?? 'open',
+        state,
         l.holdReason ?? null,
         l.receivedAt,
         now,
@@ -110,32 +117,42 @@ export function insertLine(
   );
 }
 
+/** What a line owes and why it is held; its point moves only through `moveLine`. */
 export function setLine(
   db: Db,
   id: number,
-  patch: { units?: number; state?: LineRow['state']; holdReason?: HoldReason | null },
+  patch: { units?: number; holdReason?: HoldReason | null },
   now: number,
 ): void {
-  const cur = db
-    .prepare('SELECT units, state, hold_reason AS holdReason FROM shop_lines WHERE id = ?')
-    .get(id) as {
-    units: number;
-    state: string;
-    holdReason: string | null;
-  };
-  db.prepare(
-    `UPDATE shop_lines SET units = ?, state = ?, hold_reason = ?, updated_at = ?,
-       delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END WHERE id = ?`,
-  ).run(
-    patch.units ?? cur.units,
-    patch.state ?? cur.state,
-    patch.holdReason === undefined ? cur.holdReason : patch.holdReason,
-    now,
-    patch.state ?? cur.state,
-    now,
-    id,
-  );
+  if (patch.units !== undefined)
+    db.prepare('UPDATE shop_lines SET units = ?, updated_at = ? WHERE id = ?').run(patch.units, now, id);
+  if (patch.holdReason !== undefined)
+    db.prepare('UPDATE shop_lines SET hold_reason = ?, updated_at = ? WHERE id = ?').run(
+      patch.holdReason,
+      now,
+      id,
+    );
 }
+
+/** Moves a line from the point it was read at to `to` (refused if illegal or stale), with its patch. */
+export function moveLine(
+  db: Db,
+  line: Pick<LineRow, 'id' | 'state'>,
+  to: LinePoint,
+  now: number,
+  patch: { units?: number; holdReason?: HoldReason | null } = {},
+): void {
+  advance(db, 'line', line.id, line.state, to, now);
+  if (to === 'delivered') db.prepare('UPDATE shop_lines SET delivered_at = ? WHERE id = ?').run(now, line.id);
+  setLine(db, line.id, patch, now);
+}
+
+/** The line as it is now (inside a transaction: the point to move from). */
+export function lineById(db: Db, id: number): LineRow | undefined {
+  return db.prepare(`SELECT ${LINE_COLUMNS} FROM shop_lines WHERE id = ?`).get(id) as LineRow | undefined;
+}
+
+export const isOwed = (l: Pick<LineRow, 'state'>) => OWED_LINE_POINTS.includes(l.state);
 
 /** Codes assigned to the line (delivered or not). */
 export function assignedCount(db: Db, line: number): number {
@@ -180,7 +197,7 @@ export function soldNotOrdered(db: Db): Map<string, number> {
          - COALESCE((SELECT SUM(il.units) FROM intent_lines il JOIN purchase_intents pi ON pi.id = il.intent_id
                      WHERE il.line = l.id AND pi.state IN (${inList(ACCEPTED_INTENT_POINTS)})
                        AND NOT EXISTS (SELECT 1 FROM codes c2 WHERE c2.intent_id = pi.id)), 0) AS n
-       FROM shop_lines l WHERE l.state IN ('open', 'held')`,
+       FROM shop_lines l WHERE l.state IN (${inList(OWED_LINE_POINTS)})`,
     )
     .all() as { k: string; n: number }[];
   const out = new Map<string, number>();
@@ -261,6 +278,17 @@ export function intentsIn(db: Db, ...states: IntentPoint[]): IntentRow[] {
   ).map(intentFromRow);
 }
 
+/** Every intent not at a terminal point, whatever its point says (the completer raises for one it does not know). */
+export function unsettledIntents(db: Db): IntentRow[] {
+  return (
+    db
+      .prepare(
+        `SELECT ${INTENT_COLUMNS} FROM purchase_intents WHERE state NOT IN (${inList(terminalPoints('intent'))}) ORDER BY created_at, id`,
+      )
+      .all() as Record<string, unknown>[]
+  ).map(intentFromRow);
+}
+
 export function intentAllocations(
   db: Db,
   intentId: string,
@@ -289,6 +317,7 @@ export function createIntent(
     .map(([entryKey, q]) => ({ ...parseEntryKey(entryKey), qty: q, entryKey }));
   const totalCents = items.reduce((s, i) => s + i.qty * (args.priceCents.get(i.entryKey) ?? 0), 0);
   const id = randomUUID();
+  assertInitial('intent', id, 'created');
   db.prepare(
     `INSERT INTO purchase_intents (id, idempotency_key, state, items, total_cents, created_at, updated_at)
      VALUES (?, ?, 'created', ?, ?, ?, ?)`,
@@ -306,20 +335,18 @@ export function createIntent(
  */
 export function supersedeIntent(
   db: Db,
-  oldId: string,
+  old: Pick<IntentRow, 'id' | 'state'>,
   allocations: readonly { line: number; entryKey: string; units: number }[],
   priceCents: ReadonlyMap<string, number>,
   now: number,
 ): IntentRow | null {
   // Superseded first, so its units no longer count as in flight when the need is measured.
-  db.prepare(`UPDATE purchase_intents SET state = 'superseded', updated_at = ? WHERE id = ?`).run(now, oldId);
+  advance(db, 'intent', old.id, old.state, 'superseded', now);
+  const oldId = old.id;
   const still: { line: number; entryKey: string; units: number }[] = [];
   for (const a of allocations) {
-    const line = db.prepare(`SELECT ${LINE_COLUMNS} FROM shop_lines WHERE id = ?`).get(a.line) as
-      | LineRow
-      | undefined;
-    const open = line && (line.state === 'open' || line.state === 'held');
-    const units = open ? Math.min(a.units, unitsNeeded(db, line)) : 0;
+    const line = lineById(db, a.line);
+    const units = line && isOwed(line) ? Math.min(a.units, unitsNeeded(db, line)) : 0;
     if (units > 0) still.push({ ...a, units });
   }
   if (still.length === 0) return null;
@@ -328,11 +355,23 @@ export function supersedeIntent(
   return next;
 }
 
+/** Moves an intent from the point it was read at to `to` (refused if illegal or stale), with its patch. */
+export function moveIntent(
+  db: Db,
+  intent: Pick<IntentRow, 'id' | 'state'>,
+  to: IntentPoint,
+  patch: Parameters<typeof setIntent>[2],
+  now: number,
+): void {
+  advance(db, 'intent', intent.id, intent.state, to, now);
+  setIntent(db, intent.id, patch, now);
+}
+
+/** An intent's other columns; its point moves only through `moveIntent`. */
 export function setIntent(
   db: Db,
   id: string,
   patch: Partial<{
-    state: IntentPoint;
     supplierOrderId: string;
     supplierStatus: string;
     supplierDeliveredAt: number;
@@ -346,7 +385,6 @@ export function setIntent(
   now: number,
 ): void {
   const cols: Record<string, string> = {
-    state: 'state',
     supplierOrderId: 'supplier_order_id',
     supplierStatus: 'supplier_status',
     supplierDeliveredAt: 'supplier_delivered_at',
@@ -410,9 +448,8 @@ export function storeCodes(
   }
   let assigned = 0;
   for (const a of intentAllocations(db, intent.id)) {
-    const line = db.prepare(`SELECT ${LINE_COLUMNS} FROM shop_lines WHERE id = ?`).get(a.line) as LineRow;
-    const open = line.state === 'open' || line.state === 'held';
-    const room = open ? Math.max(0, line.units - assignedCount(db, line.id)) : 0;
+    const line = lineById(db, a.line) as LineRow;
+    const room = isOwed(line) ? Math.max(0, line.units - assignedCount(db, line.id)) : 0;
     const take = (byEntry.get(a.entryKey) ?? []).splice(0, Math.min(room, a.units));
     let next = nextUnitIndex(db, line.id);
     for (const id of take)

@@ -9,7 +9,9 @@ import {
   deliveredCount,
   getLine,
   insertLine,
+  isOwed,
   linesOfOrder,
+  moveLine,
   poolUndelivered,
   setLine,
   unitsInActiveIntents,
@@ -141,7 +143,8 @@ export function takeInOrder(ctx: IntakeContext, store: string, order: ShopOrder)
           : owed === delivered && delivered > 0
             ? 'delivered'
             : existing.state;
-      setLine(db, existing.id, { units: owed, state: next }, now);
+      if (next === existing.state) setLine(db, existing.id, { units: owed }, now);
+      else moveLine(db, existing, next, now, { units: owed });
       ctx.log.info(`order ${order.number} line ${existing.sku}: owed ${existing.units} → ${owed}`, {
         component: 'fulfillment',
         store,
@@ -150,10 +153,10 @@ export function takeInOrder(ctx: IntakeContext, store: string, order: ShopOrder)
     // A line the shop no longer lists at all (edited order) owes nothing more.
     const listed = new Set(order.lines.map((l) => l.id));
     for (const l of linesOfOrder(db, store, order.id)) {
-      if (!listed.has(l.lineId) && (l.state === 'open' || l.state === 'held')) {
+      if (!listed.has(l.lineId) && isOwed(l)) {
         const delivered = deliveredCount(db, l.id);
         poolUndelivered(db, l.id, l.units);
-        setLine(db, l.id, { units: delivered, state: delivered > 0 ? 'delivered' : 'dropped' }, now);
+        moveLine(db, l, delivered > 0 ? 'delivered' : 'dropped', now, { units: delivered });
         result.reduced++;
       }
     }

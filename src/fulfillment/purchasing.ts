@@ -11,18 +11,21 @@ import {
   getIntent,
   type IntentRow,
   intentAllocations,
-  intentsIn,
+  isOwed,
   type LineRow,
+  lineById,
   linesInState,
+  moveIntent,
+  moveLine,
   poolCounts,
   setIntent,
-  setLine,
   supersedeIntent,
   unitsNeeded,
+  unsettledIntents,
 } from './fulfillment-ledger.js';
 import { takeInOrder } from './intake.js';
 import { planPurchase } from './plan-purchase.js';
-import { HOLD_NOTES, type HoldReason } from './recovery-points.js';
+import { HOLD_NOTES, type HoldReason, OWED_LINE_POINTS, unknownPoint } from './recovery-points.js';
 
 /**
  * Buying: pooled codes first, then one bulk order for the sales of a batch window. The intent
@@ -57,7 +60,11 @@ export async function holdLines(
 ): Promise<void> {
   const now = ctx.now();
   immediate(ctx.db, () => {
-    for (const l of lines) setLine(ctx.db, l.id, { state: 'held', holdReason: reason }, now);
+    // Read again: a line delivered or dropped meanwhile is not held.
+    for (const l of lines) {
+      const cur = lineById(ctx.db, l.id);
+      if (cur && isOwed(cur)) moveLine(ctx.db, cur, 'held', now, { holdReason: reason });
+    }
   });
   const note = HOLD_NOTES[reason];
   if (!note) return;
@@ -81,7 +88,10 @@ export async function holdLines(
 export async function releaseLines(ctx: FulfillmentContext, lines: readonly LineRow[]): Promise<void> {
   const now = ctx.now();
   immediate(ctx.db, () => {
-    for (const l of lines) setLine(ctx.db, l.id, { state: 'open', holdReason: null }, now);
+    for (const l of lines) {
+      const cur = lineById(ctx.db, l.id);
+      if (cur?.state === 'held') moveLine(ctx.db, cur, 'open', now, { holdReason: null });
+    }
   });
   const orders = new Map(lines.map((l) => [orderKey(l), l]));
   for (const l of orders.values()) {
@@ -236,13 +246,15 @@ export async function send(ctx: FulfillmentContext, intentId: string, catalog: C
   const { db } = ctx;
   const intent = getIntent(db, intentId) as IntentRow;
   immediate(db, () =>
-    setIntent(
+    moveIntent(
       db,
-      intent.id,
-      { state: 'sending', attempts: intent.attempts + 1, sentAt: intent.sentAt ?? ctx.now() },
+      intent,
+      'sending',
+      { attempts: intent.attempts + 1, sentAt: intent.sentAt ?? ctx.now() },
       ctx.now(),
     ),
   );
+  const sent = { id: intent.id, state: 'sending' as const };
   const result = await ctx.supplier.createOrder(
     intent.items.map(({ region, denomination, qty }) => ({ region, denomination, qty })),
     { idempotencyKey: intent.idempotencyKey, reference: intent.idempotencyKey },
@@ -251,11 +263,11 @@ export async function send(ctx: FulfillmentContext, intentId: string, catalog: C
   switch (result.kind) {
     case 'created':
       immediate(db, () =>
-        setIntent(
+        moveIntent(
           db,
-          intent.id,
+          sent,
+          'ordered',
           {
-            state: 'ordered',
             supplierOrderId: result.order.id,
             supplierStatus: result.order.status,
             lastError: null,
@@ -274,10 +286,11 @@ export async function send(ctx: FulfillmentContext, intentId: string, catalog: C
     case 'not-sent':
       // Provably never processed: the same intent goes again later.
       immediate(db, () =>
-        setIntent(
+        moveIntent(
           db,
-          intent.id,
-          { state: 'created', lastError: toSafeError(result.error), nextCheckAt: now + 5_000 },
+          sent,
+          'created',
+          { lastError: toSafeError(result.error), nextCheckAt: now + 5_000 },
           now,
         ),
       );
@@ -286,7 +299,7 @@ export async function send(ctx: FulfillmentContext, intentId: string, catalog: C
       await unknownOutcome(ctx, intent.id, result.error);
       return;
     case 'rejected':
-      await rejected(ctx, intent, result.error, catalog);
+      await rejected(ctx, { ...intent, state: 'sending' }, result.error, catalog);
       return;
   }
 }
@@ -302,9 +315,10 @@ export async function unknownOutcome(
   const safe = error
     ? toSafeError(error)
     : { kind: 'internal' as const, message: 'the process stopped after sending' };
+  const sending = { id: intentId, state: 'sending' as const };
   if (ctx.settings.honoursIdempotencyKeys) {
     immediate(db, () => {
-      setIntent(db, intentId, { state: 'sending', lastError: safe, nextCheckAt: now + 5_000 }, now);
+      moveIntent(db, sending, 'sending', { lastError: safe, nextCheckAt: now + 5_000 }, now);
       if ((getIntent(db, intentId)?.attempts ?? 0) >= RETRY_ALERT_ATTEMPTS) {
         raiseAlert(
           db,
@@ -328,7 +342,7 @@ export async function unknownOutcome(
     after = null;
   }
   immediate(db, () => {
-    setIntent(db, intentId, { state: 'parked', lastError: safe, balanceAfterCents: after }, ctx.now());
+    moveIntent(db, sending, 'parked', { lastError: safe, balanceAfterCents: after }, ctx.now());
     raiseAlert(
       db,
       'intent-parked',
@@ -350,7 +364,7 @@ async function rejected(
   const now = ctx.now();
   const safe = toSafeError(error);
   const allocations = intentAllocations(db, intent.id);
-  const lines = linesInState(db, 'open', 'held').filter((l) => allocations.some((a) => a.line === l.id));
+  const lines = linesInState(db, ...OWED_LINE_POINTS).filter((l) => allocations.some((a) => a.line === l.id));
   if (error.status === 409) {
     // Short at the supplier: buy what it has now (a new intent), the rest waits on its stock.
     const available = new Map<string, number>();
@@ -376,10 +390,10 @@ async function rejected(
     const next = immediate(db, () => {
       setIntent(db, intent.id, { lastError: safe }, now);
       if (kept.length === 0) {
-        setIntent(db, intent.id, { state: 'rejected' }, now);
+        moveIntent(db, intent, 'rejected', {}, now);
         return null;
       }
-      return supersedeIntent(db, intent.id, kept, catalog.priceCents, now);
+      return supersedeIntent(db, intent, kept, catalog.priceCents, now);
     });
     ctx.log.warn(`supplier short for intent ${intent.id}: ${describeSafeError(safe)}`, LOG);
     const held = lines.filter((l) => shortLines.has(l.id));
@@ -388,7 +402,7 @@ async function rejected(
     if (held.length) await holdLines(ctx, held, 'out-of-stock');
     return;
   }
-  immediate(db, () => setIntent(db, intent.id, { state: 'rejected', lastError: safe }, now));
+  immediate(db, () => moveIntent(db, intent, 'rejected', { lastError: safe }, now));
   if (error.status === 402) {
     raiseAlert(
       db,
@@ -410,15 +424,28 @@ async function rejected(
   await holdLines(ctx, lines, 'unknown-entry');
 }
 
-/** Intents left at `created` (never sent) or `sending` (a crash or an unknown outcome) are resumed. */
+/**
+ * The intents' completer: every intent not at a terminal point, by its point. `created` (never
+ * sent) and `sending` (a crash or an unknown outcome) go on here; `ordered` is followed by
+ * supplier-follow.ts; `parked` waits for an operator. A point not in the table raises.
+ */
 export async function resumeIntents(ctx: FulfillmentContext, catalog: CatalogView): Promise<void> {
   const now = ctx.now();
-  for (const intent of intentsIn(ctx.db, 'created', 'sending')) {
-    if (intent.nextCheckAt > now) continue;
-    if (intent.state === 'sending' && !ctx.settings.honoursIdempotencyKeys) {
-      await unknownOutcome(ctx, intent.id, null);
-      continue;
+  for (const intent of unsettledIntents(ctx.db)) {
+    switch (intent.state) {
+      case 'created':
+        if (intent.nextCheckAt <= now) await send(ctx, intent.id, catalog);
+        break;
+      case 'sending':
+        if (intent.nextCheckAt > now) break;
+        if (ctx.settings.honoursIdempotencyKeys) await send(ctx, intent.id, catalog);
+        else await unknownOutcome(ctx, intent.id, null);
+        break;
+      case 'ordered':
+      case 'parked':
+        break;
+      default:
+        unknownPoint('intent', intent.id, intent.state);
     }
-    await send(ctx, intent.id, catalog);
   }
 }

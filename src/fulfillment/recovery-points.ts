@@ -1,61 +1,213 @@
+import type { Db } from '../db/open.js';
+import { AppError } from '../errors.js';
+
 /**
- * The money path as data: every row of `purchase_intents` and `shop_lines` sits at one of these
- * named points, written in the same transaction as the work that reached it; a delivery's points
- * are its `step`s, one per shop write (delivering.ts). After a crash the pipeline re-enters each
- * row exactly where its point says. The tests seed a row at each point and check the resume
- * (test/fulfillment/recovery-points.test.ts).
+ * The money path as data. Every row of the four tables below sits at one named point, and moves
+ * only along the edges listed here, through `advance()` (in the transaction that did the work
+ * that reached the new point). After a crash the pipeline re-enters each row exactly where its
+ * point says. The database backs this table with a CHECK on every state column (migrations.ts;
+ * test/fulfillment/state-machine.test.ts keeps the two equal), and the tests seed a row at each
+ * point and check the resume (test/fulfillment/recovery-points.test.ts).
+ *
+ * To add a point: add it here with its moves, then append a migration that rebuilds the table
+ * with the new CHECK list (`rebuildWithStateChecks` in migrations.ts).
  */
 
-export const INTENT_POINTS = {
-  /** Items frozen, idempotency key chosen; the supplier has not been called. Resume: send. */
-  created: { terminal: false, resume: 'send the order' },
-  /** The request may have left. Resume: an unknown outcome — same key if the supplier honours keys, else park. */
-  sending: { terminal: false, resume: 'unknown outcome: retry under the same key, or park' },
-  /** The supplier accepted (201) and gave an order id. Resume: follow it to delivered, then fetch the codes. */
-  ordered: { terminal: false, resume: 'poll the supplier order; fetch codes when delivered' },
-  /** Unknown outcome with keys not honoured: an operator decides (`orders resolve`). */
-  parked: { terminal: false, resume: 'wait for an operator' },
-  /** Codes stored encrypted and assigned; nothing more to do at the supplier. */
-  stored: { terminal: true, resume: 'none' },
-  /** The supplier refused (402/409/4xx): its lines are free to join a new intent. */
-  rejected: { terminal: true, resume: 'none' },
-  /** Failed at the supplier, or replaced by an operator's re-buy: a newer intent took its lines. */
-  superseded: { terminal: true, resume: 'none' },
-  /** An operator abandoned it; its lines are held for the operator. */
-  abandoned: { terminal: true, resume: 'none' },
+interface PointSpec {
+  /** The points this one may move to. */
+  readonly to: readonly string[];
+  /** Nothing more happens to a row here. */
+  readonly terminal: boolean;
+  /** A row may be created at this point. */
+  readonly initial?: boolean;
+  /** What the pipeline does with a row found here. */
+  readonly resume: string;
+}
+
+const LINE = {
+  open: {
+    to: ['held', 'delivered', 'dropped'],
+    terminal: false,
+    initial: true,
+    resume: 'buy what it still needs, assign codes, deliver',
+  },
+  held: {
+    // held → held: another reason replaces ours (e.g. an operator's abandon of a balance hold).
+    to: ['open', 'held', 'delivered', 'dropped'],
+    terminal: false,
+    initial: true,
+    resume: 'counted as sold, not bought; waits for its hold reason’s release rule',
+  },
+  delivered: { to: [], terminal: true, resume: 'none: every owed unit is in the shop order' },
+  dropped: { to: [], terminal: true, resume: 'none: cancelled or refunded before any code was delivered' },
+} as const satisfies Record<string, PointSpec>;
+
+const INTENT = {
+  created: {
+    to: ['sending', 'superseded'],
+    terminal: false,
+    initial: true,
+    resume: 'items frozen, key chosen, supplier not called: send',
+  },
+  sending: {
+    // sending → sending: the same key goes again (keys honoured); → created: provably never sent.
+    to: ['sending', 'created', 'ordered', 'parked', 'rejected', 'superseded'],
+    terminal: false,
+    resume: 'the request may have left: retry under the same key if keys are honoured, else park',
+  },
+  ordered: {
+    to: ['stored', 'parked', 'superseded'],
+    terminal: false,
+    resume: 'poll the supplier order; fetch and store the codes when delivered',
+  },
+  parked: {
+    to: ['ordered', 'superseded', 'abandoned'],
+    terminal: false,
+    resume: 'wait for an operator (`orders resolve`)',
+  },
+  stored: { to: [], terminal: true, resume: 'none: codes stored encrypted and assigned' },
+  rejected: { to: [], terminal: true, resume: 'none: the supplier refused; its lines are free' },
+  superseded: { to: [], terminal: true, resume: 'none: a newer intent took its lines' },
+  abandoned: { to: [], terminal: true, resume: 'none: an operator gave up on it; its lines are held' },
+} as const satisfies Record<string, PointSpec>;
+
+const DELIVERY = {
+  pending: {
+    to: ['done'],
+    terminal: false,
+    initial: true,
+    resume: 'read the order again, then run the adapter’s steps after the one named in `step`',
+  },
+  done: { to: [], terminal: true, resume: 'none: every write is in the shop order' },
+} as const satisfies Record<string, PointSpec>;
+
+const CLAIM = {
+  sending: {
+    to: ['open', 'failed', 'unknown'],
+    terminal: false,
+    initial: true,
+    resume: 'the claim may have left: its outcome is unknown',
+  },
+  open: { to: [], terminal: true, resume: 'none: the supplier holds it' },
+  failed: { to: ['sending'], terminal: false, resume: 'the operator may file it again' },
+  unknown: {
+    to: ['sending'],
+    terminal: false,
+    resume: 'filed again under its key only where keys are honoured',
+  },
+} as const satisfies Record<string, PointSpec>;
+
+export const RECOVERY_POINTS = {
+  line: LINE,
+  intent: INTENT,
+  delivery: DELIVERY,
+  claim: CLAIM,
 } as const;
 
-export type IntentPoint = keyof typeof INTENT_POINTS;
+export type RowKind = keyof typeof RECOVERY_POINTS;
+export type PointOf<K extends RowKind> = keyof (typeof RECOVERY_POINTS)[K] & string;
+export type LinePoint = PointOf<'line'>;
+export type IntentPoint = PointOf<'intent'>;
+export type DeliveryPoint = PointOf<'delivery'>;
+export type ClaimPoint = PointOf<'claim'>;
+
+/** The table and key column each kind lives in. */
+export const ROW_TABLES: Record<RowKind, { table: string; id: string; updatedAt: boolean }> = {
+  line: { table: 'shop_lines', id: 'id', updatedAt: true },
+  intent: { table: 'purchase_intents', id: 'id', updatedAt: true },
+  delivery: { table: 'deliveries', id: 'id', updatedAt: false },
+  claim: { table: 'claims', id: 'id', updatedAt: false },
+};
+
+export function pointsOf(kind: RowKind): string[] {
+  return Object.keys(RECOVERY_POINTS[kind]);
+}
+
+function specOf(kind: RowKind, point: string): PointSpec | undefined {
+  return (RECOVERY_POINTS[kind] as Record<string, PointSpec>)[point];
+}
+
+export function terminalPoints<K extends RowKind>(kind: K): PointOf<K>[] {
+  return pointsOf(kind).filter((p) => specOf(kind, p)?.terminal) as PointOf<K>[];
+}
+
+export function canMove(kind: RowKind, from: string, to: string): boolean {
+  return specOf(kind, from)?.to.includes(to) === true;
+}
+
+/** A state write the tables above do not allow, or one that lost a race: a bug, never retried. */
+export class StateMoveError extends AppError {
+  constructor(
+    readonly rowKind: RowKind,
+    readonly row: string | number,
+    readonly from: string,
+    readonly to: string,
+    readonly reason: 'illegal' | 'lost-race' | 'not-initial',
+  ) {
+    super(
+      'internal',
+      reason === 'illegal'
+        ? `${rowKind} ${row}: ${from} → ${to} is not an allowed move`
+        : reason === 'not-initial'
+          ? `${rowKind} ${row}: a row cannot be created at ${to}`
+          : `${rowKind} ${row}: expected at ${from} to move to ${to}, but it was no longer there`,
+    );
+  }
+}
+
+/** A row at a point this program does not know (a newer program's, or a bug). */
+export class UnknownPointError extends AppError {
+  constructor(
+    readonly rowKind: RowKind,
+    readonly row: string | number,
+    readonly point: string,
+  ) {
+    super('internal', `${rowKind} ${row} is at unknown point "${point}"`);
+  }
+}
+
+/** Raises for a point the table does not name; the completers' `default:` branch. */
+export function unknownPoint(kind: RowKind, row: string | number, point: never | string): never {
+  throw new UnknownPointError(kind, row, String(point));
+}
+
+/** Refuses to create a row at a point that is not initial. Call before the INSERT. */
+export function assertInitial(kind: RowKind, row: string | number, point: string): void {
+  if (!specOf(kind, point)?.initial) throw new StateMoveError(kind, row, '(new)', point, 'not-initial');
+}
+
+/**
+ * The one state write of the money path: refuses a move the table does not list, and updates
+ * only while the row is still at `from`, so a lost race raises instead of overwriting.
+ * Call inside the transaction that did the work reaching `to`.
+ */
+export function advance<K extends RowKind>(
+  db: Db,
+  kind: K,
+  row: string | number,
+  from: PointOf<K>,
+  to: PointOf<K>,
+  now = Date.now(),
+): void {
+  if (!canMove(kind, from, to)) throw new StateMoveError(kind, row, from, to, 'illegal');
+  const t = ROW_TABLES[kind];
+  const stamp = t.updatedAt ? ', updated_at = ?' : '';
+  const args: unknown[] = t.updatedAt ? [to, now, row, from] : [to, row, from];
+  const changed = db
+    .prepare(`UPDATE ${t.table} SET state = ?${stamp} WHERE ${t.id} = ? AND state = ?`)
+    .run(...args).changes;
+  if (changed !== 1) throw new StateMoveError(kind, row, from, to, 'lost-race');
+}
 
 /** Intents whose units count as ordered at the supplier (they leave "sold but not ordered"). */
 export const ACCEPTED_INTENT_POINTS: readonly IntentPoint[] = ['ordered', 'stored'];
 /** Intents that still hold their lines' units (those units are not free to buy again). */
 export const ACTIVE_INTENT_POINTS: readonly IntentPoint[] = ['created', 'sending', 'ordered', 'parked'];
+/** Lines still owed something. */
+export const OWED_LINE_POINTS: readonly LinePoint[] = ['open', 'held'];
 
-export const LINE_POINTS = {
-  /** Received and owed; the pipeline buys, assigns and delivers its units. */
-  open: { terminal: false },
-  /** Our hold (balance, stock, unknown entry, waiting too long, abandoned purchase): counted as sold, not bought. */
-  held: { terminal: false },
-  /** Every owed unit delivered into the shop order. */
-  delivered: { terminal: true },
-  /** Cancelled or refunded before any code was bought for it. */
-  dropped: { terminal: true },
-} as const;
-
-export type LinePoint = keyof typeof LINE_POINTS;
-
-export type HoldReason =
-  | 'balance'
-  | 'min-balance'
-  | 'out-of-stock'
-  | 'unknown-entry'
-  | 'duplicate-sku'
-  | 'max-wait'
-  | 'abandoned';
-
-/** What the buyer reads in the note that comes with our hold. */
-export const HOLD_NOTES: Record<HoldReason, string | null> = {
+/** Our hold reasons (the `hold_reason` column), each with the note the buyer reads with it (null: none). */
+export const HOLD_NOTES = {
   balance: 'Your order is confirmed; your codes are being prepared and will arrive shortly.',
   'min-balance': 'Your order is confirmed; your codes are being prepared and will arrive shortly.',
   'out-of-stock':
@@ -65,4 +217,6 @@ export const HOLD_NOTES: Record<HoldReason, string | null> = {
   'max-wait':
     'Sorry for the wait: your codes are delayed. We are on it and will deliver them as soon as possible.',
   abandoned: null,
-};
+} as const satisfies Record<string, string | null>;
+
+export type HoldReason = keyof typeof HOLD_NOTES;

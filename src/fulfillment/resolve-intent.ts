@@ -6,11 +6,12 @@ import {
   getIntent,
   intentAllocations,
   linesInState,
-  setIntent,
-  setLine,
+  moveIntent,
+  moveLine,
   supersedeIntent,
 } from './fulfillment-ledger.js';
 import type { CatalogView } from './purchasing.js';
+import { OWED_LINE_POINTS } from './recovery-points.js';
 
 /**
  * `orders resolve`: an operator settles a parked intent after checking the supplier for its
@@ -52,11 +53,11 @@ export async function resolveIntent(
         .get(order.id, intentId) as { id: string } | undefined;
       if (owner) throw new UsageError(`supplier order ${order.id} already belongs to intent ${owner.id}`);
       immediate(db, () => {
-        setIntent(
+        moveIntent(
           db,
-          intentId,
+          intent,
+          'ordered',
           {
-            state: 'ordered',
             supplierOrderId: order.id,
             supplierStatus: order.status,
             nextCheckAt: 0,
@@ -71,7 +72,7 @@ export async function resolveIntent(
     case 'rebuy': {
       const next = immediate(db, () => {
         clear();
-        return supersedeIntent(db, intentId, intentAllocations(db, intentId), catalog.priceCents, now);
+        return supersedeIntent(db, intent, intentAllocations(db, intentId), catalog.priceCents, now);
       });
       return next
         ? `intent ${intentId} superseded by ${next.id}, which will be bought under a new key`
@@ -80,9 +81,9 @@ export async function resolveIntent(
     case 'abandon': {
       const lines = new Set(intentAllocations(db, intentId).map((a) => a.line));
       immediate(db, () => {
-        setIntent(db, intentId, { state: 'abandoned' }, now);
-        for (const l of linesInState(db, 'open', 'held')) {
-          if (lines.has(l.id)) setLine(db, l.id, { state: 'held', holdReason: 'abandoned' }, now);
+        moveIntent(db, intent, 'abandoned', {}, now);
+        for (const l of linesInState(db, ...OWED_LINE_POINTS)) {
+          if (lines.has(l.id)) moveLine(db, l, 'held', now, { holdReason: 'abandoned' });
         }
         clear();
       });

@@ -8,6 +8,7 @@ import {
   intentAllocations,
   intentsIn,
   isKnownCode,
+  moveIntent,
   setIntent,
   storeCodes,
   supersedeIntent,
@@ -85,7 +86,7 @@ async function followOne(ctx: FulfillmentContext, intent: IntentRow, catalog: Ca
     // A new intent for what its lines still need; the failed one is superseded in the same transaction.
     const next = immediate(db, () => {
       setIntent(db, intent.id, { supplierStatus: 'failed' }, now);
-      return supersedeIntent(db, intent.id, intentAllocations(db, intent.id), catalog.priceCents, now);
+      return supersedeIntent(db, intent, intentAllocations(db, intent.id), catalog.priceCents, now);
     });
     ctx.log.warn(
       `supplier order ${orderId} failed (${order.failure?.code ?? 'no reason given'}); ${next ? `re-buying as intent ${next.id}` : 'nothing left to re-buy (its sales were refunded)'}`,
@@ -99,11 +100,11 @@ async function followOne(ctx: FulfillmentContext, intent: IntentRow, catalog: Ca
   const check = checkCodes(intent.items, answer.codes, (code) => isKnownCode(db, ctx.vault, code));
   if (!check.ok) {
     immediate(db, () => {
-      setIntent(
+      moveIntent(
         db,
-        intent.id,
+        intent,
+        'parked',
         {
-          state: 'parked',
           supplierStatus: 'delivered',
           supplierDeliveredAt: deliveredAt,
           lastError: {
@@ -134,10 +135,11 @@ async function followOne(ctx: FulfillmentContext, intent: IntentRow, catalog: Ca
       (k) => catalog.currency.get(k) ?? '',
       ctx.now(),
     );
-    setIntent(
+    moveIntent(
       db,
-      intent.id,
-      { state: 'stored', supplierStatus: 'delivered', supplierDeliveredAt: deliveredAt, lastError: null },
+      intent,
+      'stored',
+      { supplierStatus: 'delivered', supplierDeliveredAt: deliveredAt, lastError: null },
       ctx.now(),
     );
     return r;

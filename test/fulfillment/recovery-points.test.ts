@@ -6,11 +6,11 @@ import {
   createIntent,
   intentsIn,
   linesInState,
-  setIntent,
+  moveIntent,
 } from '../../src/fulfillment/fulfillment-ledger.js';
 import { ordersStatus } from '../../src/fulfillment/orders-report.js';
 import { BALANCE_KV } from '../../src/fulfillment/purchasing.js';
-import { INTENT_POINTS } from '../../src/fulfillment/recovery-points.js';
+import { RECOVERY_POINTS } from '../../src/fulfillment/recovery-points.js';
 import { resolveIntent } from '../../src/fulfillment/resolve-intent.js';
 import { parseSku } from '../../src/sku.js';
 import {
@@ -71,14 +71,14 @@ function seedIntent(world: FulfillmentWorld, point: 'created' | 'sending') {
       Date.now(),
     );
     if (point === 'sending')
-      setIntent(db, intent.id, { state: 'sending', attempts: 1, sentAt: Date.now() }, Date.now());
+      moveIntent(db, intent, 'sending', { attempts: 1, sentAt: Date.now() }, Date.now());
     return intent;
   });
 }
 
 describe('recovery points', () => {
   it('names every intent point the pipeline uses', () => {
-    expect(Object.keys(INTENT_POINTS).sort()).toEqual(
+    expect(Object.keys(RECOVERY_POINTS.intent).sort()).toEqual(
       ['abandoned', 'created', 'ordered', 'parked', 'rejected', 'sending', 'stored', 'superseded'].sort(),
     );
   });
