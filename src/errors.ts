@@ -94,6 +94,13 @@ export class SupplierError extends AppError {
   }
 }
 
+/**
+ * `StorefrontError.code` of a request the store refused for what it *is* (a GraphQL document over
+ * the cost cap or failing validation), not for the moment it came: sending it again cannot help,
+ * so it is never retried and is reported by its operation name.
+ */
+export const QUERY_REFUSED = 'QUERY_REFUSED';
+
 export class StorefrontError extends AppError {
   readonly store: string;
   readonly method: string | undefined;

@@ -949,7 +949,16 @@ export class FakeOrderBook {
       const fo = this.fos.get(id);
       return fo ? this.foView(fo) : null;
     }
+    if (type === 'Fulfillment') return this.fulfillmentById(id);
     return undefined;
+  }
+
+  private fulfillmentById(id: string): Source | null {
+    for (const o of this.orders.values()) {
+      const f = o.fulfillments.find((x) => x.id === id);
+      if (f) return this.fulfillmentView(o, f);
+    }
+    return null;
   }
 
   queryFields(): Source {
@@ -962,6 +971,7 @@ export class FakeOrderBook {
         const fo = this.fos.get(String(a.id));
         return fo ? this.foView(fo) : null;
       },
+      fulfillment: (a: Args) => this.fulfillmentById(String(a.id)),
       orders: (a: Args) => this.ordersConnection(a),
       webhookSubscriptions: (a: Args) => {
         if (a.query != null || a.callbackUrl != null || a.format != null) {

@@ -404,6 +404,10 @@ export class FakeShopify {
 
   private bucket: BucketSettings & { available: number; at: number };
   readonly primaryLocationId: string;
+  /** The shop's clock minus the real one, as its `Date` header shows it. */
+  clockSkewMs = 0;
+  /** Operation names answered as over the cost cap (`refuseOperation`). */
+  private readonly refused = new Set<string>();
 
   constructor(opts: FakeShopifyOptions) {
     this.opts = opts;
@@ -701,6 +705,14 @@ export class FakeShopify {
   }
 
   /** Every request answers 503 until set back. */
+  /**
+   * Every later document with this operation name is refused as over the cost cap, as Shopify
+   * refuses a document that grew (a new field, a bigger page) before running it.
+   */
+  refuseOperation(operationName: string): void {
+    this.refused.add(operationName);
+  }
+
   setDown(down: boolean): void {
     this.down = down;
   }
@@ -795,6 +807,7 @@ export class FakeShopify {
 
   private send(res: http.ServerResponse, status: number, body: unknown): void {
     res.writeHead(status, {
+      Date: new Date(this.now() + this.clockSkewMs).toUTCString(),
       'Content-Type': 'application/json; charset=utf-8',
       'X-Request-Id': `fake-${this.stats.requests}`,
     });
@@ -875,7 +888,8 @@ export class FakeShopify {
         problems.map((p) => ({ message: p.message, path: p.path, extensions: { code: p.code } })),
       );
     }
-    if (cost > MAX_QUERY_COST) {
+    const refusedName = operation.name?.value;
+    if (cost > MAX_QUERY_COST || (refusedName !== undefined && this.refused.has(refusedName))) {
       return this.reject([
         {
           message: `Query cost is ${cost}, which exceeds the single query max cost limit (${MAX_QUERY_COST}).`,

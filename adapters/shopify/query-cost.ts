@@ -25,7 +25,9 @@ import {
  * Shopify's calculated query cost, from the document, as Shopify documents it
  * (shopify.dev "GraphQL Admin API rate limits"): a scalar or enum costs 0, an object 1, an
  * interface or union the most expensive of its possible selections, a connection 2 plus
- * `first`/`last` × the cost of one node, a mutation 10. The requested cost is computed from the
+ * `first`/`last` × the cost of one node, a mutation 10. A plain list field that takes `first`
+ * (undocumented by Shopify) is counted like a connection of that size, as the design notes ask;
+ * other plain lists of objects like one object. The requested cost is computed from the
  * arguments before running; the actual cost from what was returned (a connection costs what it
  * returned, not what it asked for). Static limits ride along: a connection needs `first` or
  * `last`, at most 250, and no input array may hold more than 250 items.
@@ -180,12 +182,31 @@ function fieldCost(
       0,
     );
   }
+  if (list && def.args.some((a) => a.name === 'first')) {
+    // Shopify documents no cost for a plain list that takes `first` (`Order.fulfillments`); the
+    // design notes count it like a connection of that size, and an omitted `first` as the most it
+    // could mean. Actual: what came back.
+    const perItem = (item: Data) => 1 + selectionCost(w, named, node.selectionSet, item, actual, path);
+    if (actual) return 2 + (value as Data[]).reduce((sum: number, i) => sum + (i ? perItem(i) : 0), 0);
+    const first = typeof args.first === 'number' ? args.first : MAX_PAGE_SIZE;
+    pageSizeProblem(w, 'first', first, path);
+    return 2 + first * perItem(undefined);
+  }
   if (list && actual) {
-    // A plain list of objects costs like one object: its most expensive element.
+    // Any other plain list of objects costs like one object: its most expensive element.
     const items = value as Data[];
     return 1 + Math.max(0, ...items.map((i) => selectionCost(w, named, node.selectionSet, i, true, path)));
   }
   return 1 + selectionCost(w, named, node.selectionSet, value as Data, actual, path);
+}
+
+function pageSizeProblem(w: Walk, arg: string, n: number | null | undefined, path: string[]): void {
+  if (n == null || n <= MAX_PAGE_SIZE) return;
+  w.problems.push({
+    code: 'MAX_PAGE_SIZE_EXCEEDED',
+    message: `The page size requested (${arg}: ${n}) exceeds the maximum allowed (${MAX_PAGE_SIZE}).`,
+    path,
+  });
 }
 
 function connectionCost(
@@ -203,18 +224,8 @@ function connectionCost(
     if (first == null && last == null) {
       w.problems.push({ code: 'PAGE_SIZE_REQUIRED', message: 'you must provide one of first or last', path });
     }
-    for (const [arg, n] of [
-      ['first', first],
-      ['last', last],
-    ] as const) {
-      if (n != null && n > MAX_PAGE_SIZE) {
-        w.problems.push({
-          code: 'MAX_PAGE_SIZE_EXCEEDED',
-          message: `The page size requested (${arg}: ${n}) exceeds the maximum allowed (${MAX_PAGE_SIZE}).`,
-          path,
-        });
-      }
-    }
+    pageSizeProblem(w, 'first', first, path);
+    pageSizeProblem(w, 'last', last, path);
   }
   // One node's selection, whether read through `nodes` or `edges { node }`.
   const nodeType = getNamedType(

@@ -12,7 +12,7 @@ import type {
   Storefront,
   StorefrontContext,
 } from '../../src/storefront.js';
-import { type RetryPolicy, ShopifyGraphqlClient } from './shopify-client.js';
+import { type RetryPolicy, type ShopifyDocument, ShopifyGraphqlClient } from './shopify-client.js';
 import { ShopifyOrders } from './shopify-orders.js';
 
 /**
@@ -146,6 +146,70 @@ const SET_MUTATION = /* GraphQL */ `
   }
 `;
 
+const SAMPLE_LOCATION = 'gid://shopify/Location/1';
+const SAMPLE_ITEM = 'gid://shopify/InventoryItem/1';
+const SAMPLE_KEY = '00000000-0000-4000-8000-000000000000';
+const many = <T>(n: number, make: (i: number) => T): T[] => Array.from({ length: n }, (_v, i) => make(i + 1));
+
+/** Every document this module sends, at its largest variables (held to the cost cap by a test). */
+export const STOCK_DOCUMENTS: readonly ShopifyDocument[] = [
+  {
+    query: LOOKUP_QUERY,
+    maxVariables: {
+      query: many(LOOKUP_SKUS, (i) => `sku:"PSN-US-${i}"`).join(' OR '),
+      first: LOOKUP_PAGE,
+      after: 'eyJsYXN0X2lkIjoxfQ',
+      locationId: SAMPLE_LOCATION,
+    },
+  },
+  {
+    query: REFRESH_QUERY,
+    maxVariables: {
+      ids: many(REFRESH_IDS, (i) => `gid://shopify/ProductVariant/${i}`),
+      locationId: SAMPLE_LOCATION,
+    },
+  },
+  { query: LOCATION_QUERY, maxVariables: { id: SAMPLE_LOCATION } },
+  { query: LOCATIONS_QUERY, maxVariables: { first: LOCATIONS_PAGE } },
+  {
+    query: POLICY_MUTATION,
+    maxVariables: {
+      productId: 'gid://shopify/Product/1',
+      variants: many(BULK_UPDATE_LIMIT, (i) => ({
+        id: `gid://shopify/ProductVariant/${i}`,
+        inventoryPolicy: 'DENY',
+        inventoryItem: { tracked: true },
+      })),
+    },
+  },
+  {
+    query: ACTIVATE_MUTATION,
+    maxVariables: {
+      inventoryItemId: SAMPLE_ITEM,
+      locationId: SAMPLE_LOCATION,
+      available: 1,
+      key: SAMPLE_KEY,
+    },
+  },
+  {
+    query: SET_MUTATION,
+    maxVariables: {
+      input: {
+        name: 'available',
+        reason: 'correction',
+        referenceDocumentUri: 'gid://psnb2b-sync/StockPush/1',
+        quantities: many(SET_LIMIT, (i) => ({
+          inventoryItemId: `gid://shopify/InventoryItem/${i}`,
+          locationId: SAMPLE_LOCATION,
+          quantity: 1,
+          changeFromQuantity: null,
+        })),
+      },
+      key: SAMPLE_KEY,
+    },
+  },
+];
+
 // ---- wire shapes (checked as they arrive: a missing field is a bad response, not a crash) ----
 
 interface WireVariant {
@@ -278,6 +342,11 @@ export class ShopifyStorefront implements Storefront {
       log: ctx.log,
       now: ctx.now,
     });
+  }
+
+  /** The shop's clock minus ours, from its last `Date` header (the `clock-skew` alert reads it). */
+  get clockSkewMs(): number | undefined {
+    return this.client.clockSkewMs;
   }
 
   async pushStock(targets: StockTarget[], options: PushOptions = {}): Promise<PushOutcome> {

@@ -9,7 +9,7 @@ import {
   Session,
   shopifyApi,
 } from '@shopify/shopify-api';
-import { StorefrontError } from '../../src/errors.js';
+import { QUERY_REFUSED, StorefrontError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { registerSecret } from '../../src/redact.js';
 import type { CallCounts } from '../../src/storefront.js';
@@ -22,6 +22,10 @@ import type { CallCounts } from '../../src/storefront.js';
  * - the library's own retries are off (it reads `Retry-After` as milliseconds); THROTTLED, 429,
  *   5xx and network failures are retried here with jittered backoff, resending the very same
  *   document and variables — so a mutation keeps its `@idempotent(key:)`;
+ * - a document the store refuses for what it is (over the cost cap, invalid: any GraphQL error but
+ *   THROTTLED and server faults) is a bug, not a moment: a `QUERY_REFUSED` error naming the
+ *   operation, and that document is never sent again by this process (a restart, i.e. a fix, does);
+ * - the shop's clock is read from every answer's `Date` header (`clockSkewMs`);
  * - every failure becomes a `StorefrontError` that carries no token and no response body.
  */
 
@@ -80,6 +84,15 @@ export interface ShopifyRequest {
   sensitive?: boolean;
 }
 
+/**
+ * A GraphQL document the adapter sends, with the largest variables it ever sends it with. Every
+ * module that defines documents lists them, so a test can hold each to Shopify's 1,000-point cap.
+ */
+export interface ShopifyDocument {
+  query: string;
+  maxVariables: Record<string, unknown>;
+}
+
 interface CostExtension {
   requestedQueryCost?: number;
   actualQueryCost?: number | null;
@@ -102,6 +115,10 @@ class StoreLane {
   status: (ThrottleStatus & { at: number }) | undefined;
   /** Per operation, how much the store's requested cost exceeded the caller's estimate (≥ 1). */
   readonly costFactor = new Map<string, number>();
+  /** Documents the store refused (by their text), with the refusal: never sent again. */
+  readonly refused = new Map<string, StorefrontError>();
+  /** The shop's clock minus ours, from the last answer's `Date` header. */
+  clockSkewMs: number | undefined;
 
   run<T>(task: () => Promise<T>): Promise<T> {
     const next = this.tail.then(task, task);
@@ -206,11 +223,18 @@ export class ShopifyGraphqlClient {
     );
   }
 
+  /** The shop's clock minus ours, from the last `Date` header it sent (undefined before any answer). */
+  get clockSkewMs(): number | undefined {
+    return this.lane.clockSkewMs;
+  }
+
   /** Runs one operation through the store's queue; resolves with `data`, or throws a StorefrontError. */
   request<T>(req: ShopifyRequest): Promise<T> {
     if (this.closed) {
       return Promise.reject(this.error(req, 'client is closed', { retryable: false, code: 'CLOSED' }));
     }
+    const refused = this.lane.refused.get(req.query);
+    if (refused) return Promise.reject(refused);
     return this.lane.run(() => this.attempt<T>(req));
   }
 
@@ -238,6 +262,14 @@ export class ShopifyGraphqlClient {
           store: this.opts.store,
         });
         continue;
+      }
+      if (error.code === QUERY_REFUSED) {
+        this.lane.refused.set(req.query, error);
+        this.opts.log.error(`shopify: ${error.message}; this document is not sent again until a restart`, {
+          component: 'shopify',
+          store: this.opts.store,
+        });
+        throw error;
       }
       const neverExecuted = outcome.error.code === 'RATE_LIMITED';
       if (outcome.retry === 'backoff' && (!req.once || neverExecuted) && ++failures < this.retry.attempts) {
@@ -269,6 +301,7 @@ export class ShopifyGraphqlClient {
         retries: 0,
         signal: AbortSignal.timeout(this.opts.timeoutMs),
       });
+      this.noteClock(res.headers);
       this.learn(req, (res.extensions as { cost?: CostExtension } | undefined)?.cost);
       if (res.data === undefined || res.data === null) {
         return {
@@ -281,6 +314,15 @@ export class ShopifyGraphqlClient {
     } catch (e) {
       return this.classify(req, e);
     }
+  }
+
+  /** Like the other clients: the shop's `Date` against ours, for the clock-skew alert. */
+  private noteClock(headers: unknown): void {
+    if (!headers || typeof headers !== 'object') return;
+    const entry = Object.entries(headers).find(([k]) => k.toLowerCase() === 'date')?.[1] as unknown;
+    const value = Array.isArray(entry) ? entry[0] : entry;
+    const at = typeof value === 'string' ? Date.parse(value) : Number.NaN;
+    if (Number.isFinite(at)) this.lane.clockSkewMs = at - Date.now();
   }
 
   private learn(req: ShopifyRequest, cost: CostExtension | undefined): void {
@@ -301,6 +343,7 @@ export class ShopifyGraphqlClient {
 
   private classify(req: ShopifyRequest, e: unknown): Outcome {
     if (e instanceof GraphqlQueryError) {
+      this.noteClock(e.headers);
       const body = (e.body ?? {}) as {
         extensions?: { cost?: CostExtension };
         errors?: { graphQLErrors?: GraphqlErrorItem[] };
@@ -321,20 +364,29 @@ export class ShopifyGraphqlClient {
           retry: 'throttled',
         };
       }
+      const more = errors.length > 1 ? ` (+${errors.length - 1} more)` : '';
       const transient = codes.some(
         (c) => c === 'INTERNAL_SERVER_ERROR' || c === 'SERVICE_UNAVAILABLE' || c === 'TIMEOUT',
       );
+      if (transient) {
+        return {
+          ok: false,
+          error: this.error(req, `${message}${more}`, { code, status: 200 }),
+          retry: 'backoff',
+        };
+      }
       return {
         ok: false,
-        error: this.error(req, `${message}${errors.length > 1 ? ` (+${errors.length - 1} more)` : ''}`, {
-          code,
+        error: this.error(req, `refused by Shopify (${code}): ${message}${more}`, {
+          code: QUERY_REFUSED,
           status: 200,
-          retryable: transient,
+          retryable: false,
         }),
-        retry: transient ? 'backoff' : 'no',
+        retry: 'no',
       };
     }
     if (e instanceof HttpResponseError) {
+      this.noteClock(e.response.headers);
       const status = e.response.code;
       if (status === 429) {
         // Retry-After is in seconds (the library would read it as milliseconds).

@@ -3,7 +3,12 @@ import { StorefrontError } from '../../src/errors.js';
 import { codeLine, deliveryMarker, markersIn } from '../../src/fulfillment/delivery-text.js';
 import type { Logger } from '../../src/log.js';
 import type { Delivery, ShopOrder, ShopOrders, WebhookVerdict } from '../../src/storefront.js';
-import { API_VERSION, type ShopifyGraphqlClient, type ShopifyRequest } from './shopify-client.js';
+import {
+  API_VERSION,
+  type ShopifyDocument,
+  type ShopifyGraphqlClient,
+  type ShopifyRequest,
+} from './shopify-client.js';
 import {
   closedQuery,
   holdState,
@@ -47,11 +52,24 @@ const INTAKE_PAGE = 15;
 const INTAKE_LINES = 10;
 const INTAKE_MAX_PAGES = 40;
 const ORDER_LINES_PAGE = 50;
-/** Fulfillment orders per page × their lines: ~320 points. */
+/** Fulfillment orders per page × their first lines: ~320 points; more lines are paged. */
 const FO_PAGE = 3;
 const FO_LINES = 50;
-const FULFILLMENTS = 50;
-const FULFILLMENT_LINES = 50;
+/**
+ * `Order.fulfillments` is a plain list (no cursor) costed like a connection of `first`: ids and
+ * statuses only, at the most Shopify pages anything by (254 points). Their line items are read
+ * by id, 10 fulfillments × 40 lines a call (830 points), longer ones paged.
+ */
+const FULFILLMENTS = 250;
+const FULFILLMENT_BATCH = 10;
+const FULFILLMENT_LINES = 40;
+/** A line-item page after the first (fulfillment or fulfillment order): 503 points. */
+const LINES_PAGE = 250;
+/** Shopify's cap on an input array: line items per `fulfillmentCreate`. */
+const FULFILL_ITEMS = 250;
+/** Fulfillments that did not fulfil anything. */
+const NOT_FULFILLED = new Set(['CANCELLED', 'ERROR', 'FAILURE']);
+const WEBHOOKS_PAGE = 100;
 const MAX_STALE_RETRIES = 5;
 const MUTATION_COST = 10;
 /** Shopify keeps hold notes short; ours are a sentence. */
@@ -123,18 +141,37 @@ const METAFIELDS_SET = /* GraphQL */ `
 `;
 
 const FULFILLED_QUERY = /* GraphQL */ `
-  query DeliveryFulfilled($id: ID!, $fulfillments: Int!, $lines: Int!) {
+  query DeliveryFulfilled($id: ID!, $fulfillments: Int!) {
     order(id: $id) {
       id
       cancelledAt
       displayFinancialStatus
       ledger: metafield(namespace: "${NS}", key: "${LEDGER_KEY}") { value }
-      fulfillments(first: $fulfillments) {
-        status
+      fulfillments(first: $fulfillments) { id status }
+    }
+  }
+`;
+
+const FULFILLMENT_LINES_QUERY = /* GraphQL */ `
+  query FulfillmentLines($ids: [ID!]!, $lines: Int!) {
+    nodes(ids: $ids) {
+      ... on Fulfillment {
+        id
         fulfillmentLineItems(first: $lines) {
           nodes { quantity lineItem { id } }
-          pageInfo { hasNextPage }
+          pageInfo { hasNextPage endCursor }
         }
+      }
+    }
+  }
+`;
+
+const FULFILLMENT_LINES_PAGE_QUERY = /* GraphQL */ `
+  query FulfillmentLinesPage($id: ID!, $first: Int!, $after: String) {
+    fulfillment(id: $id) {
+      fulfillmentLineItems(first: $first, after: $after) {
+        nodes { quantity lineItem { id } }
+        pageInfo { hasNextPage endCursor }
       }
     }
   }
@@ -151,9 +188,20 @@ const FULFILLMENT_ORDERS_QUERY = /* GraphQL */ `
           fulfillmentHolds { id handle heldByRequestingApp }
           lineItems(first: $lines) {
             nodes { id remainingQuantity lineItem { id } }
-            pageInfo { hasNextPage }
+            pageInfo { hasNextPage endCursor }
           }
         }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }
+`;
+
+const FULFILLMENT_ORDER_LINES_QUERY = /* GraphQL */ `
+  query FulfillmentOrderLines($id: ID!, $first: Int!, $after: String) {
+    fulfillmentOrder(id: $id) {
+      lineItems(first: $first, after: $after) {
+        nodes { id remainingQuantity lineItem { id } }
         pageInfo { hasNextPage endCursor }
       }
     }
@@ -205,6 +253,100 @@ const WEBHOOK_CREATE = /* GraphQL */ `
   }
 `;
 
+const SAMPLE_ORDER = 'gid://shopify/Order/1';
+const SAMPLE_CURSOR = 'eyJsYXN0X2lkIjoxfQ';
+
+/** Every document this module sends, at its largest variables (held to the cost cap by a test). */
+export const ORDER_DOCUMENTS: readonly ShopifyDocument[] = [
+  {
+    query: INTAKE_QUERY,
+    maxVariables: { query: 'status:open', first: INTAKE_PAGE, after: SAMPLE_CURSOR, lines: INTAKE_LINES },
+  },
+  { query: ORDER_QUERY, maxVariables: { id: SAMPLE_ORDER, lines: ORDER_LINES_PAGE } },
+  {
+    query: ORDER_LINES_QUERY,
+    maxVariables: { id: SAMPLE_ORDER, first: ORDER_LINES_PAGE, after: SAMPLE_CURSOR },
+  },
+  { query: METAFIELDS_QUERY, maxVariables: { id: SAMPLE_ORDER } },
+  {
+    query: METAFIELDS_SET,
+    maxVariables: {
+      metafields: [CODES_KEY, LEDGER_KEY].map((key) => ({
+        ownerId: SAMPLE_ORDER,
+        namespace: NS,
+        key,
+        type: 'json',
+        value: '{}',
+        compareDigest: null,
+      })),
+    },
+  },
+  { query: FULFILLED_QUERY, maxVariables: { id: SAMPLE_ORDER, fulfillments: FULFILLMENTS } },
+  {
+    query: FULFILLMENT_LINES_QUERY,
+    maxVariables: {
+      ids: Array.from({ length: FULFILLMENT_BATCH }, (_v, i) => `gid://shopify/Fulfillment/${i + 1}`),
+      lines: FULFILLMENT_LINES,
+    },
+  },
+  {
+    query: FULFILLMENT_LINES_PAGE_QUERY,
+    maxVariables: { id: 'gid://shopify/Fulfillment/1', first: LINES_PAGE, after: SAMPLE_CURSOR },
+  },
+  {
+    query: FULFILLMENT_ORDERS_QUERY,
+    maxVariables: { id: SAMPLE_ORDER, first: FO_PAGE, after: SAMPLE_CURSOR, lines: FO_LINES },
+  },
+  {
+    query: FULFILLMENT_ORDER_LINES_QUERY,
+    maxVariables: { id: 'gid://shopify/FulfillmentOrder/1', first: LINES_PAGE, after: SAMPLE_CURSOR },
+  },
+  {
+    query: FULFILLMENT_CREATE,
+    maxVariables: {
+      fulfillment: {
+        notifyCustomer: true,
+        lineItemsByFulfillmentOrder: [
+          {
+            fulfillmentOrderId: 'gid://shopify/FulfillmentOrder/1',
+            fulfillmentOrderLineItems: Array.from({ length: FULFILL_ITEMS }, (_v, i) => ({
+              id: `gid://shopify/FulfillmentOrderLineItem/${i + 1}`,
+              quantity: 1,
+            })),
+          },
+        ],
+      },
+    },
+  },
+  {
+    query: HOLD_MUTATION,
+    maxVariables: {
+      id: 'gid://shopify/FulfillmentOrder/1',
+      hold: {
+        reason: 'OTHER',
+        reasonNotes: 'x'.repeat(HOLD_NOTE_MAX),
+        handle: OUR_HOLD_HANDLE,
+        notifyMerchant: false,
+      },
+    },
+  },
+  {
+    query: RELEASE_MUTATION,
+    maxVariables: { id: 'gid://shopify/FulfillmentOrder/1', holdIds: ['gid://shopify/FulfillmentHold/1'] },
+  },
+  {
+    query: WEBHOOKS_QUERY,
+    maxVariables: { first: WEBHOOKS_PAGE, after: SAMPLE_CURSOR, topics: [...SUBSCRIBED_TOPICS] },
+  },
+  {
+    query: WEBHOOK_CREATE,
+    maxVariables: {
+      topic: 'ORDERS_PAID',
+      sub: { uri: 'https://example.com/webhooks/shopify/shop', format: 'JSON' },
+    },
+  },
+];
+
 // ---- wire shapes ------------------------------------------------------------------------------
 
 interface WireLine {
@@ -236,15 +378,28 @@ interface PageInfo {
   endCursor: string | null;
 }
 
+interface WireFoLine {
+  id: string;
+  remainingQuantity: number;
+  lineItem: { id: string };
+}
+
 interface WireFulfillmentOrder {
   id: string;
   status: string;
   supportedActions: { action: string }[];
   fulfillmentHolds: WireHold[];
-  lineItems: {
-    nodes: { id: string; remainingQuantity: number; lineItem: { id: string } }[];
-    pageInfo: { hasNextPage: boolean };
-  };
+  lineItems: { nodes: WireFoLine[]; pageInfo: PageInfo };
+}
+
+interface WireFulfilledLine {
+  quantity: number;
+  lineItem: { id: string };
+}
+
+interface WireConnection {
+  nodes?: unknown;
+  pageInfo?: unknown;
 }
 
 interface WireMetafield {
@@ -289,6 +444,40 @@ function isWireLine(v: unknown): v is WireLine {
     typeof v.quantity === 'number' &&
     typeof v.unfulfilledQuantity === 'number'
   );
+}
+
+function isPageInfo(v: unknown): v is PageInfo {
+  return (
+    isObj(v) &&
+    typeof v.hasNextPage === 'boolean' &&
+    (typeof v.endCursor === 'string' || v.endCursor === null || v.endCursor === undefined)
+  );
+}
+
+function isLineRef(v: unknown): v is { lineItem: { id: string } } {
+  return isObj(v) && isObj(v.lineItem) && typeof v.lineItem.id === 'string';
+}
+
+function isFulfilledLine(v: unknown): v is WireFulfilledLine {
+  return isLineRef(v) && typeof (v as { quantity?: unknown }).quantity === 'number';
+}
+
+function isFoLine(v: unknown): v is WireFoLine {
+  return (
+    isLineRef(v) &&
+    typeof (v as { id?: unknown }).id === 'string' &&
+    typeof (v as { remainingQuantity?: unknown }).remainingQuantity === 'number'
+  );
+}
+
+/** A connection page whose nodes all pass `isNode`, or undefined. */
+function pageOf<N>(
+  conn: unknown,
+  isNode: (v: unknown) => v is N,
+): { nodes: N[]; pageInfo: PageInfo } | undefined {
+  const c = conn as WireConnection | null | undefined;
+  if (!c || !Array.isArray(c.nodes) || !c.nodes.every(isNode) || !isPageInfo(c.pageInfo)) return undefined;
+  return { nodes: c.nodes, pageInfo: c.pageInfo };
 }
 
 function parseLedger(value: string | undefined): Ledger | null {
@@ -407,23 +596,42 @@ export class ShopifyOrders implements ShopOrders {
 
   /** Lines past the first page (orders with many lines are rare; they are followed, never cut). */
   private async remainingLines(o: WireOrder): Promise<WireLine[]> {
-    const lines = [...o.lineItems.nodes];
-    let info = o.lineItems.pageInfo;
+    const rest = await this.restOf(o.id, o.lineItems.pageInfo, isWireLine, {
+      operation: 'OrderLines',
+      query: ORDER_LINES_QUERY,
+      first: ORDER_LINES_PAGE,
+      cost: 3 + ORDER_LINES_PAGE,
+      at: ['order', 'lineItems'],
+    });
+    return [...o.lineItems.nodes, ...rest];
+  }
+
+  /**
+   * The pages of a connection after its first one, read by `query($id, $first, $after)` whose
+   * answer holds the connection at path `at`: every page followed, none cut.
+   */
+  private async restOf<N>(
+    id: string,
+    first: PageInfo,
+    isNode: (v: unknown) => v is N,
+    page: { operation: string; query: string; first: number; cost: number; at: [string, string] },
+  ): Promise<N[]> {
+    const out: N[] = [];
+    let info = first;
     while (info.hasNextPage && info.endCursor) {
-      const data: { order?: { lineItems?: { nodes?: unknown[]; pageInfo?: PageInfo } } | null } =
-        await this.read('OrderLines', {
-          query: ORDER_LINES_QUERY,
-          variables: { id: o.id, first: ORDER_LINES_PAGE, after: info.endCursor },
-          cost: 3 + ORDER_LINES_PAGE,
-        });
-      const conn = data.order?.lineItems;
-      if (!conn || !Array.isArray(conn.nodes) || !conn.nodes.every(isWireLine) || !isObj(conn.pageInfo)) {
-        throw this.badResponse('OrderLines', 'order.lineItems');
-      }
-      lines.push(...(conn.nodes as WireLine[]));
+      const data: Record<string, unknown> = await this.read(page.operation, {
+        query: page.query,
+        variables: { id, first: page.first, after: info.endCursor },
+        cost: page.cost,
+      });
+      const [owner, field] = page.at;
+      const owned = data[owner];
+      const conn = pageOf(isObj(owned) ? owned[field] : undefined, isNode);
+      if (!conn) throw this.badResponse(page.operation, page.at.join('.'));
+      out.push(...conn.nodes);
       info = conn.pageInfo;
     }
-    return lines;
+    return out;
   }
 
   private toShopOrder(o: WireOrder, lines: WireLine[]): ShopOrder {
@@ -613,36 +821,10 @@ export class ShopifyOrders implements ShopOrders {
         items.push({ id: l.id, quantity: n });
         need.set(l.lineItem.id, (need.get(l.lineItem.id) ?? 0) - n);
       }
-      if (items.length === 0) continue;
-      const data: { fulfillmentCreate?: { fulfillment: { id: string } | null; userErrors?: UserError[] } } =
-        await this.write('DeliveryFulfill', {
-          query: FULFILLMENT_CREATE,
-          variables: {
-            fulfillment: {
-              notifyCustomer: true,
-              lineItemsByFulfillmentOrder: [{ fulfillmentOrderId: fo.id, fulfillmentOrderLineItems: items }],
-            },
-          },
-          cost: MUTATION_COST,
-          once: true,
-        });
-      const errors = data.fulfillmentCreate?.userErrors;
-      if (!Array.isArray(errors)) throw this.badResponse('DeliveryFulfill', 'fulfillmentCreate.userErrors');
-      if (errors.length > 0) {
-        throw this.error(
-          'DeliveryFulfill',
-          `refused for ${d.orderId}: ${this.userErrorText(errors)}`,
-          'FULFILLMENT_REFUSED',
-          true,
-        );
+      // Shopify takes at most 250 items an input array: a longer order is fulfilled in parts.
+      for (let i = 0; i < items.length; i += FULFILL_ITEMS) {
+        await this.createFulfillment(d, fo.id, items.slice(i, i + FULFILL_ITEMS));
       }
-      this.log.info('shopify: order lines fulfilled, buyer notified', {
-        store: this.store,
-        orderId: d.orderId,
-        deliveryId: d.deliveryId,
-        fulfillmentId: data.fulfillmentCreate?.fulfillment?.id,
-        units: items.reduce((s, i) => s + i.quantity, 0),
-      });
     }
     const short = [...need.values()].reduce((s, n) => s + Math.max(0, n), 0);
     if (short > 0) {
@@ -656,6 +838,44 @@ export class ShopifyOrders implements ShopOrders {
     }
   }
 
+  /** One `fulfillmentCreate` (a shipping confirmation to the buyer) for these fulfillment-order items. */
+  private async createFulfillment(
+    d: Delivery,
+    fulfillmentOrderId: string,
+    items: { id: string; quantity: number }[],
+  ): Promise<void> {
+    const data: { fulfillmentCreate?: { fulfillment: { id: string } | null; userErrors?: UserError[] } } =
+      await this.write('DeliveryFulfill', {
+        query: FULFILLMENT_CREATE,
+        variables: {
+          fulfillment: {
+            notifyCustomer: true,
+            lineItemsByFulfillmentOrder: [{ fulfillmentOrderId, fulfillmentOrderLineItems: items }],
+          },
+        },
+        cost: MUTATION_COST,
+        once: true,
+      });
+    const errors = data.fulfillmentCreate?.userErrors;
+    if (!Array.isArray(errors)) throw this.badResponse('DeliveryFulfill', 'fulfillmentCreate.userErrors');
+    if (errors.length > 0) {
+      throw this.error(
+        'DeliveryFulfill',
+        `refused for ${d.orderId}: ${this.userErrorText(errors)}`,
+        'FULFILLMENT_REFUSED',
+        true,
+      );
+    }
+    this.log.info('shopify: order lines fulfilled, buyer notified', {
+      store: this.store,
+      orderId: d.orderId,
+      deliveryId: d.deliveryId,
+      fulfillmentId: data.fulfillmentCreate?.fulfillment?.id,
+      units: items.reduce((s, i) => s + i.quantity, 0),
+    });
+  }
+
+  /** The order's cancellation, our ledger, and the units its (non-cancelled) fulfillments hold per line. */
   private async fulfilledState(
     orderId: string,
   ): Promise<{ cancelled: boolean; ledger: Ledger | null; fulfilled: Map<string, number> }> {
@@ -663,45 +883,69 @@ export class ShopifyOrders implements ShopOrders {
       order?: {
         cancelledAt: string | null;
         ledger: { value: string } | null;
-        fulfillments: {
-          status: string;
-          fulfillmentLineItems: {
-            nodes: { quantity: number; lineItem: { id: string } }[];
-            pageInfo: { hasNextPage: boolean };
-          };
-        }[];
+        fulfillments: unknown;
       } | null;
     } = await this.read('DeliveryFulfilled', {
       query: FULFILLED_QUERY,
-      variables: { id: orderId, fulfillments: FULFILLMENTS, lines: FULFILLMENT_LINES },
-      cost: 5 + FULFILLMENT_LINES * 2,
+      variables: { id: orderId, fulfillments: FULFILLMENTS },
+      cost: 4 + FULFILLMENTS,
     });
     if (data.order === null) throw this.notFound('DeliveryFulfilled', orderId);
     const o = data.order;
-    if (!o || !Array.isArray(o.fulfillments))
+    const list = o?.fulfillments;
+    const isFulfillment = (f: unknown): f is { id: string; status: string } =>
+      isObj(f) && typeof f.id === 'string' && typeof f.status === 'string';
+    if (!o || !Array.isArray(list) || !list.every(isFulfillment)) {
       throw this.badResponse('DeliveryFulfilled', 'order.fulfillments');
-    if (
-      o.fulfillments.length >= FULFILLMENTS ||
-      o.fulfillments.some((f) => f.fulfillmentLineItems?.pageInfo?.hasNextPage)
-    ) {
+    }
+    if (list.length >= FULFILLMENTS) {
+      // The list has no cursor: past 250 the units already fulfilled cannot be known, and guessing
+      // low would fulfil (and email) lines whose codes were never delivered.
       throw this.error(
         'DeliveryFulfilled',
-        `${orderId} has more fulfillments than this adapter reads`,
-        'TOO_LARGE',
+        `${orderId} has ${FULFILLMENTS} or more fulfillments, more than Shopify lists; fulfil it by hand`,
+        'TOO_MANY_FULFILLMENTS',
         false,
       );
     }
+    const counted = list.filter((f) => !NOT_FULFILLED.has(f.status)).map((f) => f.id);
     const fulfilled = new Map<string, number>();
-    for (const f of o.fulfillments) {
-      // Cancelled or failed fulfillments did not fulfil anything.
-      if (f.status === 'CANCELLED' || f.status === 'ERROR' || f.status === 'FAILURE') continue;
-      for (const l of f.fulfillmentLineItems.nodes) {
+    for (let i = 0; i < counted.length; i += FULFILLMENT_BATCH) {
+      for (const l of await this.fulfilledLines(counted.slice(i, i + FULFILLMENT_BATCH))) {
         fulfilled.set(l.lineItem.id, (fulfilled.get(l.lineItem.id) ?? 0) + l.quantity);
       }
     }
     return { cancelled: o.cancelledAt !== null, ledger: parseLedger(o.ledger?.value), fulfilled };
   }
 
+  /** Every line item of these fulfillments: their first lines in one call, longer ones paged. */
+  private async fulfilledLines(ids: string[]): Promise<WireFulfilledLine[]> {
+    const data: { nodes?: unknown } = await this.read('FulfillmentLines', {
+      query: FULFILLMENT_LINES_QUERY,
+      variables: { ids, lines: FULFILLMENT_LINES },
+      cost: ids.length * (3 + FULFILLMENT_LINES * 2),
+    });
+    const nodes = data.nodes;
+    if (!Array.isArray(nodes) || nodes.length !== ids.length)
+      throw this.badResponse('FulfillmentLines', 'nodes');
+    const out: WireFulfilledLine[] = [];
+    for (const [i, n] of nodes.entries()) {
+      // A fulfillment the order just listed must be there: a gap is an answer not to act on.
+      const conn = isObj(n) && n.id === ids[i] ? pageOf(n.fulfillmentLineItems, isFulfilledLine) : undefined;
+      if (!conn) throw this.badResponse('FulfillmentLines', 'nodes.fulfillmentLineItems');
+      const rest = await this.restOf(ids[i] as string, conn.pageInfo, isFulfilledLine, {
+        operation: 'FulfillmentLinesPage',
+        query: FULFILLMENT_LINES_PAGE_QUERY,
+        first: LINES_PAGE,
+        cost: 3 + LINES_PAGE * 2,
+        at: ['fulfillment', 'fulfillmentLineItems'],
+      });
+      out.push(...conn.nodes, ...rest);
+    }
+    return out;
+  }
+
+  /** Every fulfillment order of the order with every one of its line items (long ones paged). */
   private async fulfillmentOrders(orderId: string): Promise<WireFulfillmentOrder[]> {
     const out: WireFulfillmentOrder[] = [];
     let after: string | null = null;
@@ -711,22 +955,26 @@ export class ShopifyOrders implements ShopOrders {
       } = await this.read('OrderFulfillmentOrders', {
         query: FULFILLMENT_ORDERS_QUERY,
         variables: { id: orderId, first: FO_PAGE, after, lines: FO_LINES },
-        cost: 2 + FO_PAGE * (5 + FO_LINES * 2),
+        cost: 3 + FO_PAGE * (5 + FO_LINES * 2),
       });
       if (data.order === null) throw this.notFound('OrderFulfillmentOrders', orderId);
       const conn = data.order?.fulfillmentOrders;
-      if (!conn || !Array.isArray(conn.nodes) || !isObj(conn.pageInfo)) {
+      if (!conn || !Array.isArray(conn.nodes) || !isPageInfo(conn.pageInfo)) {
         throw this.badResponse('OrderFulfillmentOrders', 'order.fulfillmentOrders');
       }
-      if (conn.nodes.some((fo) => fo.lineItems?.pageInfo?.hasNextPage)) {
-        throw this.error(
-          'OrderFulfillmentOrders',
-          `${orderId}: a fulfillment order has over ${FO_LINES} lines`,
-          'TOO_LARGE',
-          false,
-        );
+      for (const fo of conn.nodes) {
+        const lines = pageOf(fo.lineItems, isFoLine);
+        if (!lines)
+          throw this.badResponse('OrderFulfillmentOrders', 'order.fulfillmentOrders.nodes.lineItems');
+        const rest = await this.restOf(fo.id, lines.pageInfo, isFoLine, {
+          operation: 'FulfillmentOrderLines',
+          query: FULFILLMENT_ORDER_LINES_QUERY,
+          first: LINES_PAGE,
+          cost: 3 + LINES_PAGE * 2,
+          at: ['fulfillmentOrder', 'lineItems'],
+        });
+        out.push({ ...fo, lineItems: { nodes: [...lines.nodes, ...rest], pageInfo: lines.pageInfo } });
       }
-      out.push(...conn.nodes);
       if (!conn.pageInfo.hasNextPage || !conn.pageInfo.endCursor) return out;
       after = conn.pageInfo.endCursor;
     }
@@ -861,8 +1109,8 @@ export class ShopifyOrders implements ShopOrders {
         webhookSubscriptions?: { nodes?: { topic: string; uri: string }[]; pageInfo?: PageInfo };
       } = await this.read('OrderWebhooks', {
         query: WEBHOOKS_QUERY,
-        variables: { first: 100, after, topics: [...SUBSCRIBED_TOPICS] },
-        cost: 102,
+        variables: { first: WEBHOOKS_PAGE, after, topics: [...SUBSCRIBED_TOPICS] },
+        cost: 2 + WEBHOOKS_PAGE,
       });
       const conn = data.webhookSubscriptions;
       if (!conn || !Array.isArray(conn.nodes) || !isObj(conn.pageInfo)) {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { raiseAlert, resolveAlert } from '../alerts.js';
 import { immediate } from '../db/open.js';
-import { describeSafeError, toSafeError } from '../errors.js';
+import { describeSafeError, QUERY_REFUSED, toSafeError } from '../errors.js';
 import { entryForSku, parseEntryKey } from '../sku.js';
 import type { Delivery } from '../storefront.js';
 import { type FulfillmentContext, LOG } from './fulfillment-context.js';
@@ -200,7 +200,9 @@ async function attemptDelivery(ctx: FulfillmentContext, d: DeliveryRow): Promise
       ctx.unreachable.add(d.store);
     }
     const attempts = d.attempts + 1;
-    const wait = Math.min(MAX_BACKOFF_MS, 2_000 * 2 ** Math.min(attempts, 10));
+    // A refused document is a bug: the adapter will not send it again, so say so at once.
+    const refused = safe.code === QUERY_REFUSED;
+    const wait = refused ? MAX_BACKOFF_MS : Math.min(MAX_BACKOFF_MS, 2_000 * 2 ** Math.min(attempts, 10));
     immediate(db, () => {
       db.prepare('UPDATE deliveries SET attempts = ?, next_try_at = ?, last_error = ? WHERE id = ?').run(
         attempts,
@@ -208,7 +210,7 @@ async function attemptDelivery(ctx: FulfillmentContext, d: DeliveryRow): Promise
         JSON.stringify(safe),
         d.id,
       );
-      if (attempts >= ALERT_AFTER_ATTEMPTS) {
+      if (attempts >= ALERT_AFTER_ATTEMPTS || refused) {
         raiseAlert(
           db,
           'delivery-failing',

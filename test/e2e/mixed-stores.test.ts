@@ -58,6 +58,8 @@ describe('a WooCommerce and a Shopify shop in one daemon', () => {
     // Shopify's quantities went through inventorySetQuantities (not one-time fixes: none were needed).
     expect(world.shopify?.fake.mutationCount('inventorySetQuantities')).toBeGreaterThan(0);
     expect(world.shopify?.fake.mutationCount('inventoryActivate')).toBe(0);
+    // Every document the daemon sent was within Shopify's cost cap and schema.
+    expect(world.shopify?.fake.stats.rejected).toBe(0);
   });
 
   it('WooCommerce down: Shopify still gets every change within a tick or two; Woo catches up after', async () => {

@@ -48,5 +48,7 @@ describe('one daemon, a WooCommerce and a Shopify store', () => {
       .ledger()
       .orders.reduce((s, o) => s + o.items.reduce((a, i) => a + i.qty, 0), 0);
     expect(units).toBe(3);
+    // No document the adapter sent was refused (cost cap, schema).
+    expect(world.shop.stats.rejected).toBe(0);
   }, 90_000);
 });

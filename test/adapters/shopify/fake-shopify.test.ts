@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type FakeShopify, fuzzySkuMatch } from '../../../adapters/shopify/index.js';
 import { ShopifyGraphqlClient } from '../../../adapters/shopify/shopify-client.js';
-import { StorefrontError } from '../../../src/errors.js';
+import { QUERY_REFUSED, StorefrontError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log.js';
 import { rawGraphql, startFake, TEST_SECRET, TEST_TOKEN } from './fake-shopify-support.js';
 
@@ -109,6 +109,31 @@ describe('FakeShopify', () => {
       });
       expect(status).toBe(200);
       expect(codeOf(json)).toBe('MAX_COST_EXCEEDED');
+    });
+
+    it('costs a plain list that takes first like a connection of that size (design-notes)', async () => {
+      // The read-back the adapter sent before issue 9: 50 fulfillments × (1 + 2 + 50 lines × 2).
+      const { json } = await rawGraphql(fake, {
+        query: `query Old($id: ID!) { order(id: $id) { id
+          ledger: metafield(namespace: "psnb2b", key: "deliveries") { value }
+          fulfillments(first: 50) { status fulfillmentLineItems(first: 50) { nodes { quantity lineItem { id } } } } } }`,
+        variables: { id: 'gid://shopify/Order/1' },
+      });
+      expect(codeOf(json)).toBe('MAX_COST_EXCEEDED');
+      // order 1 + metafield 1 + fulfillments (2 + 50 × 103 = 5,152).
+      expect(errorsOf(json)[0]?.extensions).toMatchObject({ cost: 5154 });
+      // Omitted `first` is the worst case Shopify could mean: 250 items.
+      const bare = await rawGraphql(fake, {
+        query: 'query L($id: ID!) { order(id: $id) { fulfillments { id } } }',
+        variables: { id: 'gid://shopify/Order/1' },
+      });
+      expect((bare.json.extensions as { cost: Json }).cost.requestedQueryCost).toBe(1 + 2 + 250);
+      // A list without `first` (holds, supported actions) still costs like one object.
+      const holds = await rawGraphql(fake, {
+        query: 'query H($id: ID!) { fulfillmentOrder(id: $id) { fulfillmentHolds { id } } }',
+        variables: { id: 'gid://shopify/FulfillmentOrder/1' },
+      });
+      expect((holds.json.extensions as { cost: Json }).cost.requestedQueryCost).toBe(2);
     });
 
     it('caps page sizes at 250 and requires first or last', async () => {
@@ -324,8 +349,39 @@ describe('FakeShopify', () => {
         .request({ operation: 'Bad', query: '{ shop { noSuchField } }', cost: 1, kind: 'read' })
         .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(StorefrontError);
-      expect((err as StorefrontError).code).toBe('GRAPHQL_VALIDATION_FAILED');
+      expect((err as StorefrontError).code).toBe(QUERY_REFUSED);
+      expect((err as StorefrontError).message).toMatch(
+        /Bad: refused by Shopify \(GRAPHQL_VALIDATION_FAILED\)/,
+      );
       expect((err as StorefrontError).retryable).toBe(false);
+      await c.close();
+    });
+
+    it('a document refused for its cost is sent once, never again: a non-retryable error naming it', async () => {
+      const c = client();
+      fake.resetStats();
+      const heavy = {
+        operation: 'Heavy',
+        query:
+          'query Heavy { productVariants(first: 250) { nodes { inventoryItem { inventoryLevels(first: 10) { nodes { id } } } } } }',
+        cost: 1,
+        kind: 'read' as const,
+      };
+      const first = (await c.request(heavy).catch((e: unknown) => e)) as StorefrontError;
+      expect(first).toBeInstanceOf(StorefrontError);
+      expect(first.code).toBe(QUERY_REFUSED);
+      expect(first.retryable).toBe(false);
+      expect(first.message).toMatch(/Heavy: refused by Shopify \(MAX_COST_EXCEEDED\)/);
+      const again = (await c.request(heavy).catch((e: unknown) => e)) as StorefrontError;
+      expect(again.code).toBe(QUERY_REFUSED);
+      expect(again.message).toContain('Heavy');
+      // Exactly one request reached the shop; the client remembered the refusal.
+      expect(fake.stats.rejected).toBe(1);
+      expect(fake.stats.requests).toBe(1);
+      expect(c.counts.reads).toBe(1);
+      // Other documents still go out.
+      await c.request({ operation: 'Primary', query: '{ location { id } }', cost: 1, kind: 'read' });
+      expect(fake.stats.requests).toBe(2);
       await c.close();
     });
 

@@ -378,6 +378,46 @@ describe('ShopifyStorefront.orders — delivery', () => {
     expect(fake.fulfillments(o.orderId)[0]?.lines).toEqual([{ lineItemId: o.lineIds[0], quantity: 2 }]);
   });
 
+  it('an order of 120 lines with 60 fulfillments is paged, not refused: every line gets exactly its code', async () => {
+    const h = await harness();
+    const { fake, orders } = h;
+    const skus = ['PSN-US-50', 'PSN-TR-250', 'PSN-GB-10'];
+    const o = fake.placeOrder({
+      lines: Array.from({ length: 120 }, (_v, i) => ({ sku: skus[i % 3] as string, quantity: 1 })),
+    });
+    const read = await orders.getOrder(o.orderId);
+    expect(read?.lines.map((l) => l.unitsToFulfill)).toEqual(Array(120).fill(1));
+
+    const codes = o.lineIds.map(() => code());
+    const one = (i: number) => ({ lineId: o.lineIds[i] as string, codes: [codes[i] as DeliveredCode] });
+    // 60 deliveries of one line each: 60 fulfillments on the order.
+    const singles = Array.from({ length: 60 }, (_v, i) => delivery(o.orderId, [one(i)]));
+    for (const d of singles) await deliver(orders, d);
+    expect(fake.fulfillments(o.orderId)).toHaveLength(60);
+    // Then the other 60 lines in one delivery: the read-back pages through all 60 fulfillments.
+    const rest = delivery(
+      o.orderId,
+      Array.from({ length: 60 }, (_v, i) => one(60 + i)),
+    );
+    await deliver(orders, rest);
+    expect(fake.fulfillments(o.orderId)).toHaveLength(61);
+    expect(fake.lineState(o.orderId).map((l) => [l.fulfilled, l.unfulfilled])).toEqual(
+      Array(120).fill([1, 0]),
+    );
+    const text = fake.orderMetafield(o.orderId) ?? '';
+    for (const c of codes) expect(text.split(`: ${c.code}\n`)).toHaveLength(2);
+    expect(text.split('\n').filter((l) => l.startsWith('PSN '))).toHaveLength(120);
+
+    // Re-running the first and the last delivery (a crash before we recorded them) changes nothing.
+    fake.resetStats();
+    await deliver(orders, singles[0] as Delivery);
+    await deliver(orders, rest);
+    expect(fake.stats.applied).toEqual({});
+    expect(fake.outbox).toHaveLength(61);
+    expect(fake.stats.rejected).toBe(0);
+    expectNoCodes(h, codes);
+  }, 120_000);
+
   it('a merchant hold stops the fulfil step; our own hold is released by it', async () => {
     const { fake, orders } = await harness();
     const o = fake.placeOrder({ lines: [{ sku: 'PSN-US-50', quantity: 1 }] });
