@@ -6,12 +6,14 @@ import { Writable } from 'node:stream';
 import { storefrontFactories } from '../adapters/index.js';
 import { FakeWooCommerce } from '../adapters/woocommerce/index.js';
 import type { WooStoreConfig } from '../config/schema.js';
+import { limitsSchema } from '../config/schema.js';
 import { migrate, openDb } from '../src/db/open.js';
 import { sqliteSkuCache } from '../src/db/sku-cache-table.js';
 import { CodeVault, parseCodesKey } from '../src/fulfillment/code-vault.js';
 import type { FulfillmentContext } from '../src/fulfillment/fulfillment-context.js';
 import { runPass } from '../src/fulfillment/fulfillment-job.js';
 import { linesInState, soldNotOrdered } from '../src/fulfillment/fulfillment-ledger.js';
+import { spendingLimits } from '../src/fulfillment/spending-limits.js';
 import { runInventoryCycle } from '../src/inventory/sync-inventory.js';
 import { createLogger } from '../src/log.js';
 import { SeededRandom } from '../src/sandbox/seeded-random.js';
@@ -221,6 +223,7 @@ export async function runFulfillmentThroughput(o: FulfillmentRunOptions): Promis
       maxWaitMs: MAX_WAIT_MS,
       honoursIdempotencyKeys: false,
       maxQtyPerItem: 1000,
+      limits: spendingLimits(limitsSchema.parse({})),
     },
     log,
     now: clock.now,

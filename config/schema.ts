@@ -104,10 +104,21 @@ export const serverSchema = z.strictObject({
   publicUrl: httpUrl.nullable().default(null),
 });
 
+/** Spending limits (fraud and mistakes): an order over any is held for review. `null` turns one off. */
+export const limitsSchema = z.strictObject({
+  maxOrderUsd: z.number().positive().nullable().default(2000),
+  maxUnitsPerLine: z.number().int().min(1).nullable().default(50),
+  /** All purchases of a rolling 24 hours. */
+  maxDailyUsd: z.number().positive().nullable().default(null),
+  /** Purchases of a rolling 24 hours for one buyer email. */
+  maxCustomerDailyUsd: z.number().positive().nullable().default(null),
+});
+
 export const fulfillmentSchema = z.strictObject({
   batchWindowSeconds: z.number().min(0).max(3600).default(5),
   minBalanceUsd: z.number().min(0).default(0),
   maxWaitMinutes: z.number().min(1).default(120),
+  limits: limitsSchema.default(limitsSchema.parse({})),
 });
 
 export const sandboxSchema = z.strictObject({
@@ -187,6 +198,7 @@ export type StorefrontConfig = z.infer<typeof storefrontSchema>;
 export type WooStoreConfig = z.infer<typeof wooStoreSchema>;
 export type ShopifyStoreConfig = z.infer<typeof shopifyStoreSchema>;
 export type CatalogConfig = z.infer<typeof catalogSchema>;
+export type LimitsConfig = z.infer<typeof limitsSchema>;
 export type SandboxConfig = z.infer<typeof sandboxSchema>;
 
 /** The config the daemon runs with: the sandbox (if any) already resolved into supplier/storefronts. */

@@ -9,6 +9,7 @@ import { currentHolder } from './db/run-lock.js';
 import { AppError, ConfigError, describeSafeError, toSafeError, UsageError } from './errors.js';
 import { fileClaim } from './fulfillment/claims.js';
 import { catalogView } from './fulfillment/fulfillment-job.js';
+import { approveOrder, formatReviewListing, rejectOrder, reviewListing } from './fulfillment/order-review.js';
 import { formatOrdersListing, ordersListing } from './fulfillment/orders-report.js';
 import { type ResolveAction, resolveIntent } from './fulfillment/resolve-intent.js';
 import type { CycleOptions, CycleReport } from './inventory/sync-inventory.js';
@@ -293,6 +294,48 @@ export function buildProgram(): Command {
         process.stdout.write(`${message}\n`);
       },
     );
+
+  orders
+    .command('review')
+    .description('orders held for review (over a spending limit): store, order, buyer, value, the limit hit')
+    .option('--json', 'as JSON')
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      const loaded = load(cmd);
+      const rows = await withFulfillment(
+        loaded,
+        (admin) => admin.review(),
+        async (f) => reviewListing(f.ctx.db),
+      );
+      process.stdout.write(o.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatReviewListing(rows)}\n`);
+    });
+
+  for (const [decision, what] of [
+    ['approve', 'buy an order held for review (or refused by the supplier) as usual'],
+    [
+      'reject',
+      'never buy an order held for review: a note to the buyer, its lines dropped; refund it in the shop',
+    ],
+  ] as const) {
+    orders
+      .command(decision)
+      .description(what)
+      .requiredOption('--store <name>', 'store name')
+      .requiredOption('--order <id>', 'shop order id')
+      .action(async (o: { store: string; order: string }, cmd: Command) => {
+        const loaded = load(cmd);
+        const names = storesOf(loaded).map((s) => s.name);
+        if (!names.includes(o.store)) {
+          throw new UsageError(`--store: no store named "${o.store}" (have: ${names.join(', ')})`);
+        }
+        const decide = decision === 'approve' ? approveOrder : rejectOrder;
+        const message = await withFulfillment(
+          loaded,
+          (admin) => admin.decide(decision, o.store, o.order),
+          (f) => decide(f.ctx, o.store, o.order),
+        );
+        process.stdout.write(`${message}\n`);
+      });
+  }
 
   program
     .command('claim')

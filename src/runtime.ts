@@ -12,6 +12,7 @@ import { CodeVault, parseCodesKey } from './fulfillment/code-vault.js';
 import type { FulfillmentContext } from './fulfillment/fulfillment-context.js';
 import { intakeOne, type PassReport, pollIntake, runPass } from './fulfillment/fulfillment-job.js';
 import { soldNotOrdered } from './fulfillment/fulfillment-ledger.js';
+import { spendingLimits } from './fulfillment/spending-limits.js';
 import {
   type CycleOptions,
   type CycleReport,
@@ -234,6 +235,7 @@ function buildFulfillment(
       maxWaitMs: config.fulfillment.maxWaitMinutes * 60_000,
       honoursIdempotencyKeys: config.supplier.honoursIdempotencyKeys,
       maxQtyPerItem: MAX_QTY_PER_ITEM,
+      limits: spendingLimits(config.fulfillment.limits),
     },
     log,
     now: Date.now,

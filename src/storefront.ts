@@ -110,6 +110,8 @@ export interface ShopOrder {
   merchantHold: boolean;
   /** Our own hold (placed by `hold`) is on. */
   ourHold: boolean;
+  /** The buyer's email (WooCommerce billing email, Shopify order email), for the per-buyer spending limit. */
+  buyerEmail: string | null;
   lines: ShopOrderLine[];
   /** Delivery ids of our deliveries already recorded in the order (read-back before writing). */
   deliveryIds: string[];

@@ -79,6 +79,7 @@ const ORDER_FIELDS = /* GraphQL */ `
   fragment ShopOrderFields on Order {
     id
     name
+    email
     updatedAt
     displayFinancialStatus
     cancelledAt
@@ -365,6 +366,7 @@ interface WireHold {
 interface WireOrder {
   id: string;
   name: string;
+  email: string | null;
   updatedAt: string;
   displayFinancialStatus: string | null;
   cancelledAt: string | null;
@@ -425,6 +427,7 @@ function isWireOrder(v: unknown): v is WireOrder {
   return (
     typeof v.id === 'string' &&
     typeof v.name === 'string' &&
+    (typeof v.email === 'string' || v.email === null) &&
     typeof v.updatedAt === 'string' &&
     (typeof v.displayFinancialStatus === 'string' || v.displayFinancialStatus === null) &&
     (typeof v.cancelledAt === 'string' || v.cancelledAt === null) &&
@@ -647,6 +650,7 @@ export class ShopifyOrders implements ShopOrders {
       paid: isPaid(facts),
       closed: isClosed(facts),
       ...holdState(facts),
+      buyerEmail: o.email || null,
       lines: lines.map((l) => ({
         id: l.id,
         sku: l.sku,

@@ -58,6 +58,7 @@ interface RawOrder {
   dateModifiedGmt: string;
   datePaidGmt: string | null;
   paymentMethod: string;
+  billingEmail: string | null;
   lines: RawLine[];
   refundIds: number[];
   meta: Map<string, unknown>;
@@ -476,6 +477,7 @@ export class WooCommerceOrders implements ShopOrders {
       closed: isClosed(facts),
       merchantHold,
       ourHold,
+      buyerEmail: raw.billingEmail,
       lines: raw.lines.map((l) => ({
         id: String(l.id),
         sku: l.sku === null || l.sku === '' ? null : l.sku,
@@ -524,6 +526,10 @@ export class WooCommerceOrders implements ShopOrders {
       dateModifiedGmt: date_modified_gmt,
       datePaidGmt: (date_paid_gmt as string | null | undefined) || null,
       paymentMethod: typeof payment_method === 'string' ? payment_method : '',
+      billingEmail:
+        isObject(data.billing) && typeof data.billing.email === 'string' && data.billing.email !== ''
+          ? data.billing.email
+          : null,
       lines,
       refundIds: Array.isArray(refunds)
         ? refunds

@@ -307,6 +307,59 @@ export const MIGRATIONS: readonly string[] = [
     { into: CLAIMS_COLUMNS, select: CLAIMS_COLUMNS },
   )}
   `,
+  // 4: refused purchases per supplier entry (the out-of-stock release rule) and orders checked
+  // against the spending limits; hold reasons `rejected` and `review` join the CHECK list.
+  // See src/inventory/supplier-shortfalls.ts and src/fulfillment/order-review.ts.
+  `
+  ${rebuildTable(
+    'shop_lines',
+    `
+    id           INTEGER PRIMARY KEY,
+    store        TEXT NOT NULL,
+    order_id     TEXT NOT NULL,
+    line_id      TEXT NOT NULL,
+    order_number TEXT NOT NULL,
+    sku          TEXT NOT NULL,
+    entry_key    TEXT NOT NULL,
+    units        INTEGER NOT NULL CHECK (units >= 0),
+    state        TEXT NOT NULL CHECK (state IN ('open', 'held', 'delivered', 'dropped')),
+    hold_reason  TEXT CHECK (hold_reason IN ('balance', 'min-balance', 'out-of-stock', 'rejected', 'review', 'unknown-entry', 'duplicate-sku', 'max-wait', 'abandoned')),
+    received_at  INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    delivered_at INTEGER,
+    UNIQUE (store, order_id, line_id)`,
+    { into: SHOP_LINES_COLUMNS, select: SHOP_LINES_COLUMNS },
+    'CREATE INDEX shop_lines_state ON shop_lines (state);',
+  )}
+  CREATE TABLE entry_shortfalls (
+    entry_key  TEXT PRIMARY KEY,
+    feed_qty   INTEGER NOT NULL CHECK (feed_qty >= 0),
+    available  INTEGER NOT NULL CHECK (available >= 0),
+    refusals   INTEGER NOT NULL CHECK (refusals >= 1),
+    retry_at   INTEGER NOT NULL,
+    refused_at INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE purchase_refusals (
+    entry_key TEXT NOT NULL,
+    at        INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX purchase_refusals_entry ON purchase_refusals (entry_key, at);
+
+  CREATE TABLE order_reviews (
+    store        TEXT NOT NULL,
+    order_id     TEXT NOT NULL,
+    order_number TEXT NOT NULL,
+    buyer        TEXT,
+    value_cents  INTEGER NOT NULL CHECK (value_cents >= 0),
+    verdict      TEXT NOT NULL CHECK (verdict IN ('passed', 'held', 'approved', 'rejected')),
+    limit_hit    TEXT,
+    detail       TEXT,
+    checked_at   INTEGER NOT NULL,
+    decided_at   INTEGER,
+    PRIMARY KEY (store, order_id)
+  ) STRICT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -4,6 +4,7 @@ import type { SkuMapping } from '../sku.js';
 import type { ShopOrders, Storefront } from '../storefront.js';
 import type { SupplierApi } from '../supplier/psnb2b-client.js';
 import type { CodeVault } from './code-vault.js';
+import type { SpendingLimits } from './spending-limits.js';
 
 /** What every phase of the money path works with. */
 export interface FulfillmentContext {
@@ -19,6 +20,8 @@ export interface FulfillmentContext {
     honoursIdempotencyKeys: boolean;
     /** The supplier's per-item quantity limit for one order. */
     maxQtyPerItem: number;
+    /** `fulfillment.limits`, in cents: an order over any is held for review. */
+    limits: SpendingLimits;
   };
   log: Logger;
   now: () => number;

@@ -6,18 +6,13 @@ import { loadSnapshot } from '../inventory/snapshot-store.js';
 import { entryKey } from '../sku.js';
 import type { ShopOrders, Storefront } from '../storefront.js';
 import { runDeliveries, startDeliveries } from './delivering.js';
+import { fitOldestFirst } from './fit-oldest-first.js';
 import { type FulfillmentContext, LOG } from './fulfillment-context.js';
 import { type LineRow, linesInState, setLine, unitsNeeded } from './fulfillment-ledger.js';
+import { releaseLines, settleHoldAlerts } from './holds.js';
 import { takeInOrder } from './intake.js';
-import {
-  BALANCE_KV,
-  type CatalogView,
-  purchase,
-  readBalance,
-  releaseLines,
-  resumeIntents,
-} from './purchasing.js';
-import { HOLD_NOTES } from './recovery-points.js';
+import { BALANCE_KV, buyable, type CatalogView, purchase, readBalance, resumeIntents } from './purchasing.js';
+import { BALANCE_HOLDS, HOLD_NOTES } from './recovery-points.js';
 import { followOrders } from './supplier-follow.js';
 
 /**
@@ -34,11 +29,13 @@ const BALANCE_RECHECK_MS = 30_000;
 /** `status` shows the balance; it is read at start and then this often (one supplier call). */
 const BALANCE_REFRESH_MS = 5 * 60_000;
 
-function lastBalance(ctx: Pick<FulfillmentContext, 'db' | 'now'>): { cents: number; ageMs: number } | null {
+function lastBalance(
+  ctx: Pick<FulfillmentContext, 'db' | 'now'>,
+): { cents: number; at: number; ageMs: number } | null {
   const last = getKv(ctx.db, BALANCE_KV);
   if (!last) return null;
   const b = JSON.parse(last) as { cents: number; at: number };
-  return { cents: b.cents, ageMs: ctx.now() - b.at };
+  return { cents: b.cents, at: b.at, ageMs: ctx.now() - b.at };
 }
 
 export interface PassReport {
@@ -113,39 +110,66 @@ export async function intakeOne(ctx: FulfillmentContext, storeName: string, orde
   if (order) takeInOrder(intakeCtx(ctx), storeName, order);
 }
 
-/** Our holds end by themselves when their cause is gone. */
+/**
+ * Our holds end by themselves when their cause is gone, each by its own rule (design-notes
+ * "Holds, and what releases each one"); `rejected` and `review` wait for an operator.
+ */
 async function releaseHolds(ctx: FulfillmentContext, catalog: CatalogView): Promise<void> {
-  const held = linesInState(ctx.db, 'held');
-  if (held.length === 0) return;
+  const { db } = ctx;
+  const held = linesInState(db, 'held');
   const release: LineRow[] = [];
   for (const l of held) {
-    if (l.holdReason === 'out-of-stock' && (catalog.qty.get(l.entryKey) ?? 0) > 0) release.push(l);
-    if (l.holdReason === 'duplicate-sku' && skuState(ctx.db, l.store, l.sku) !== 'duplicate') {
+    if (l.holdReason === 'duplicate-sku' && skuState(db, l.store, l.sku) !== 'duplicate') {
       release.push(l);
-      resolveAlert(ctx.db, 'duplicate-sku', `${l.store}/${l.sku}`, ctx.now());
+      resolveAlert(db, 'duplicate-sku', `${l.store}/${l.sku}`, ctx.now());
     }
     if (l.holdReason === 'unknown-entry' && catalog.qty.has(l.entryKey)) {
       release.push(l);
-      resolveAlert(ctx.db, 'unknown-entry', `${l.store}/${l.orderNumber}/${l.lineId}`, ctx.now());
+      resolveAlert(db, 'unknown-entry', `${l.store}/${l.orderNumber}/${l.lineId}`, ctx.now());
     }
   }
-  const forBalance = held.filter((l) => l.holdReason === 'balance' || l.holdReason === 'min-balance');
-  if (forBalance.length) {
-    // The freshest balance decides, read again at most every BALANCE_RECHECK_MS.
-    const last = lastBalance(ctx);
-    const balance = last && last.ageMs < BALANCE_RECHECK_MS ? last.cents : await readBalance(ctx);
-    const needCents = forBalance.reduce(
-      (s, l) => s + unitsNeeded(ctx.db, l) * (catalog.priceCents.get(l.entryKey) ?? 0),
-      0,
+  // Out of stock: what the supplier may be asked for now (the feed moved, or a backoff retry is
+  // due, within the hour's refusals) covers these lines, oldest first.
+  const forStock = held.filter((l) => l.holdReason === 'out-of-stock');
+  if (forStock.length) {
+    release.push(
+      ...fitOldestFirst(
+        forStock,
+        (l) => unitsNeeded(db, l),
+        (l) => l.entryKey,
+        buyable(ctx),
+      ),
     );
-    if (balance - needCents >= ctx.settings.minBalanceCents) {
-      release.push(...forBalance);
-      resolveAlert(ctx.db, 'balance', '', ctx.now());
-      resolveAlert(ctx.db, 'min-balance', '', ctx.now());
-      ctx.log.info(`supplier balance is back: ${forBalance.length} held line(s) released`, LOG);
+  }
+  // Balance: a fresh balance covers the next line's cost, one line at a time, oldest first.
+  const forBalance = held.filter((l) => l.holdReason !== null && BALANCE_HOLDS.includes(l.holdReason));
+  if (forBalance.length) {
+    const last = lastBalance(ctx);
+    const fresh = last && last.ageMs < BALANCE_RECHECK_MS && last.at > newestBalanceHold(ctx);
+    const balance = fresh ? last.cents : await readBalance(ctx);
+    const covered = fitOldestFirst(
+      forBalance,
+      (l) => unitsNeeded(db, l) * (catalog.priceCents.get(l.entryKey) ?? 0),
+      () => '',
+      new Map([['', balance - ctx.settings.minBalanceCents]]),
+    );
+    if (covered.length) {
+      ctx.log.info(`supplier balance covers ${covered.length} of ${forBalance.length} held line(s)`, LOG);
+      release.push(...covered);
     }
   }
-  if (release.length) await releaseLines(ctx, release);
+  await releaseLines(ctx, release);
+  immediate(db, () => settleHoldAlerts(db, ctx.now()));
+}
+
+/** When the last line was held for money: a balance read before that cannot release it. */
+function newestBalanceHold(ctx: Pick<FulfillmentContext, 'db'>): number {
+  const row = ctx.db
+    .prepare(
+      `SELECT MAX(updated_at) AS t FROM shop_lines WHERE state = 'held' AND hold_reason IN (${BALANCE_HOLDS.map((r) => `'${r}'`).join(', ')})`,
+    )
+    .get() as { t: number | null };
+  return row.t ?? 0;
 }
 
 /** Nobody waits forever: past maxWait a line gets our hold with a note to the buyer, and an alert. */

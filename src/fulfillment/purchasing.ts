@@ -1,31 +1,43 @@
+import { z } from 'zod';
 import { raiseAlert, resolveAlert } from '../alerts.js';
-import { immediate, setKv } from '../db/open.js';
+import { type Db, immediate, setKv } from '../db/open.js';
 import { describeSafeError, type SupplierError, toSafeError } from '../errors.js';
+import { loadSnapshot } from '../inventory/snapshot-store.js';
+import {
+  buyableQty,
+  REFUSALS_PER_HOUR,
+  recentRefusals,
+  recordBought,
+  recordRefusal,
+  shortfalls,
+} from '../inventory/supplier-shortfalls.js';
 import { formatUsd } from '../money.js';
 import { entryKey } from '../sku.js';
-import { problemShortageSchema } from '../supplier/wire.js';
+import type { ShopOrder } from '../storefront.js';
+import { region } from '../supplier/wire.js';
+import { fitOldestFirst } from './fit-oldest-first.js';
 import { type FulfillmentContext, LOG } from './fulfillment-context.js';
 import {
   assignFromPool,
   createIntent,
   getIntent,
+  type IntentItem,
   type IntentRow,
   intentAllocations,
-  isOwed,
   type LineRow,
-  lineById,
   linesInState,
   moveIntent,
-  moveLine,
   poolCounts,
   setIntent,
   supersedeIntent,
   unitsNeeded,
   unsettledIntents,
 } from './fulfillment-ledger.js';
+import { holdLines, orderKey } from './holds.js';
 import { takeInOrder } from './intake.js';
+import { screenOrders } from './order-review.js';
 import { planPurchase } from './plan-purchase.js';
-import { HOLD_NOTES, type HoldReason, OWED_LINE_POINTS, unknownPoint } from './recovery-points.js';
+import { OWED_LINE_POINTS, unknownPoint } from './recovery-points.js';
 
 /**
  * Buying: pooled codes first, then one bulk order for the sales of a batch window. The intent
@@ -44,77 +56,22 @@ export const BALANCE_KV = 'supplier-balance';
 /** An intent retried under its key this often without an answer is worth a look. */
 const RETRY_ALERT_ATTEMPTS = 5;
 
-const orderKey = (l: Pick<LineRow, 'store' | 'orderId'>) => `${l.store}\u0000${l.orderId}`;
-
 export async function readBalance(ctx: FulfillmentContext): Promise<number> {
   const b = await ctx.supplier.getBalance();
   setKv(ctx.db, BALANCE_KV, JSON.stringify({ cents: b.availableCents, at: ctx.now() }));
   return b.availableCents;
 }
 
-/** Our hold on lines (recorded), plus the shop's hold with a note for the buyer where one is due. */
-export async function holdLines(
-  ctx: FulfillmentContext,
-  lines: readonly LineRow[],
-  reason: HoldReason,
-): Promise<void> {
-  const now = ctx.now();
-  immediate(ctx.db, () => {
-    // Read again: a line delivered or dropped meanwhile is not held.
-    for (const l of lines) {
-      const cur = lineById(ctx.db, l.id);
-      if (cur && isOwed(cur)) moveLine(ctx.db, cur, 'held', now, { holdReason: reason });
-    }
-  });
-  const note = HOLD_NOTES[reason];
-  if (!note) return;
-  const orders = new Map(lines.map((l) => [orderKey(l), l]));
-  for (const l of orders.values()) {
-    const store = ctx.stores.get(l.store);
-    try {
-      await store?.orders.hold(l.orderId, note);
-    } catch (e) {
-      ctx.log.warn(
-        `could not place our hold on order ${l.orderNumber}: ${describeSafeError(toSafeError(e))}`,
-        {
-          ...LOG,
-          store: l.store,
-        },
-      );
-    }
-  }
-}
-
-export async function releaseLines(ctx: FulfillmentContext, lines: readonly LineRow[]): Promise<void> {
-  const now = ctx.now();
-  immediate(ctx.db, () => {
-    for (const l of lines) {
-      const cur = lineById(ctx.db, l.id);
-      if (cur?.state === 'held') moveLine(ctx.db, cur, 'open', now, { holdReason: null });
-    }
-  });
-  const orders = new Map(lines.map((l) => [orderKey(l), l]));
-  for (const l of orders.values()) {
-    try {
-      await ctx.stores.get(l.store)?.orders.releaseHold(l.orderId);
-    } catch (e) {
-      ctx.log.warn(
-        `could not release our hold on order ${l.orderNumber}: ${describeSafeError(toSafeError(e))}`,
-        LOG,
-      );
-    }
-  }
-}
-
 /**
  * Re-reads every order of these lines from its shop right before buying. Returns the orders
- * that could not be read (shop down, order gone): their lines wait, the other shops' do not.
+ * read, and those that could not be (shop down, order gone): their lines wait, the other shops' do not.
  */
 async function rereadOrders(
   ctx: FulfillmentContext,
   lines: readonly LineRow[],
   knownEntries: Set<string>,
-): Promise<Set<string>> {
+): Promise<{ read: Map<string, ShopOrder>; unread: Set<string> }> {
+  const read = new Map<string, ShopOrder>();
   const unread = new Set<string>();
   const seen = new Set<string>();
   for (const l of lines) {
@@ -139,6 +96,7 @@ async function rereadOrders(
         );
         continue;
       }
+      read.set(k, order);
       takeInOrder(
         { db: ctx.db, mapping: ctx.mapping, knownEntries: () => knownEntries, log: ctx.log, now: ctx.now },
         l.store,
@@ -153,7 +111,37 @@ async function rereadOrders(
       );
     }
   }
-  return unread;
+  return { read, unread };
+}
+
+const needing = (db: Db, lines: readonly LineRow[]) =>
+  lines.map((l) => ({
+    line: l.id,
+    entryKey: l.entryKey,
+    need: unitsNeeded(db, l),
+    receivedAt: l.receivedAt,
+  }));
+
+/**
+ * What may be ordered of each entry now, read afresh (a 201 earlier in this pass lowers it): the
+ * snapshot, less units of intents not yet sent or answered, less what refusals of the last hour forbid.
+ */
+export function buyable(ctx: Pick<FulfillmentContext, 'db' | 'now'>): Map<string, number> {
+  const { db } = ctx;
+  const now = ctx.now();
+  const unanswered = db
+    .prepare(
+      `SELECT il.entry_key AS k, SUM(il.units) AS n FROM intent_lines il JOIN purchase_intents pi ON pi.id = il.intent_id
+       WHERE pi.state IN ('created', 'sending') GROUP BY il.entry_key`,
+    )
+    .all() as { k: string; n: number }[];
+  const pending = new Map(unanswered.map((r) => [r.k, r.n]));
+  const snapshot = new Map(
+    loadSnapshot(db)
+      .filter((r) => r.listed)
+      .map((r) => [entryKey(r), Math.max(0, r.qty - (pending.get(entryKey(r)) ?? 0))]),
+  );
+  return buyableQty(snapshot, shortfalls(db), recentRefusals(db, now), now);
 }
 
 export async function purchase(
@@ -162,81 +150,88 @@ export async function purchase(
 ): Promise<{ intents: number; pooled: number }> {
   const { db } = ctx;
   const now = ctx.now();
+  const supplierQty = buyable(ctx);
   const open = linesInState(db, 'open');
-  const needing = open.map((l) => ({
-    line: l.id,
-    entryKey: l.entryKey,
-    need: unitsNeeded(db, l),
-    receivedAt: l.receivedAt,
-  }));
   const plan = planPurchase({
-    lines: needing,
+    lines: needing(db, open),
     pool: poolCounts(db),
-    supplierQty: catalog.qty,
+    supplierQty,
     now,
     batchWindowMs: ctx.settings.batchWindowMs,
     maxQtyPerItem: ctx.settings.maxQtyPerItem,
   });
-  let pooled = 0;
-  if (plan.fromPool.length) {
-    immediate(db, () => {
-      for (const p of plan.fromPool) pooled += assignFromPool(db, p.line, p.entryKey, p.units);
-    });
-  }
-  if (!plan.order && plan.short.length === 0) return { intents: 0, pooled };
+  const due = plan.order !== null || plan.short.length > 0;
+  if (!due && plan.fromPool.length === 0) return { intents: 0, pooled: 0 };
 
-  // Right before buying: the shop order may have been refunded or cancelled meanwhile.
-  const involved = open.filter(
-    (l) => plan.order?.allocations.some((a) => a.line === l.id) || plan.short.some((s) => s.line === l.id),
+  // Right before buying (or handing out pooled codes): the shop order may have been refunded or
+  // cancelled meanwhile, and each order is checked against the spending limits once.
+  const planned = new Set(
+    [...plan.fromPool, ...(plan.order?.allocations ?? []), ...plan.short].map((p) => p.line),
   );
-  const unread = await rereadOrders(ctx, involved, new Set(catalog.qty.keys()));
-  const fresh = linesInState(db, 'open').filter((l) => !unread.has(orderKey(l)));
+  const involved = open.filter((l) => planned.has(l.id));
+  const { read, unread } = await rereadOrders(ctx, involved, new Set(catalog.qty.keys()));
+  const readOpen = () =>
+    linesInState(db, 'open').filter((l) => !unread.has(orderKey(l)) && planned.has(l.id));
+  await screenOrders(ctx, readOpen(), read, catalog.priceCents);
+  const fresh = readOpen();
+  const byId = new Map(fresh.map((l) => [l.id, l]));
   const replanned = planPurchase({
-    lines: fresh.map((l) => ({
-      line: l.id,
-      entryKey: l.entryKey,
-      need: unitsNeeded(db, l),
-      receivedAt: l.receivedAt,
-    })),
-    pool: new Map(),
-    supplierQty: catalog.qty,
+    lines: needing(db, fresh),
+    pool: poolCounts(db),
+    supplierQty,
     now,
-    batchWindowMs: 0,
+    batchWindowMs: due ? 0 : ctx.settings.batchWindowMs,
     maxQtyPerItem: ctx.settings.maxQtyPerItem,
   });
-  const byId = new Map(fresh.map((l) => [l.id, l]));
+  let pooled = 0;
+  if (replanned.fromPool.length) {
+    immediate(db, () => {
+      for (const p of replanned.fromPool) pooled += assignFromPool(db, p.line, p.entryKey, p.units);
+    });
+  }
   const shortLines = [...new Set(replanned.short.map((s) => s.line))]
     .map((id) => byId.get(id))
     .filter((l) => l !== undefined);
-  if (shortLines.length) await holdLines(ctx, shortLines, 'out-of-stock');
+  await holdLines(ctx, shortLines, 'out-of-stock');
   if (!replanned.order) return { intents: 0, pooled };
 
-  // The balance guard: never spend below the configured floor.
-  const estimate = replanned.order.items.reduce(
-    (s, i) => s + i.qty * (catalog.priceCents.get(i.entryKey) ?? 0),
-    0,
-  );
+  // The balance guard: never spend below the configured floor. Lines are taken oldest first as
+  // far as the balance goes; the rest wait for it, so one big line cannot hold back small ones.
+  const priceOf = (k: string) => catalog.priceCents.get(k) ?? 0;
+  const allocations = replanned.order.allocations;
+  const cost = (line: number) =>
+    allocations.filter((a) => a.line === line).reduce((s, a) => s + a.units * priceOf(a.entryKey), 0);
+  const lines = [...new Set(allocations.map((a) => a.line))].map((id) => byId.get(id) as LineRow);
   const balance = await readBalance(ctx);
-  if (balance - estimate < ctx.settings.minBalanceCents) {
-    const lines = [...new Set(replanned.order.allocations.map((a) => a.line))].map(
-      (id) => byId.get(id) as LineRow,
-    );
+  const affordable = fitOldestFirst(
+    lines,
+    (l) => cost(l.id),
+    () => '',
+    new Map([['', balance - ctx.settings.minBalanceCents]]),
+  );
+  const unaffordable = lines.filter((l) => !affordable.includes(l));
+  if (unaffordable.length) {
+    const need = unaffordable.reduce((s, l) => s + cost(l.id), 0);
     raiseAlert(
       db,
       'min-balance',
       '',
-      `supplier balance ${formatUsd(balance)} USD would fall below fulfillment.minBalanceUsd (${formatUsd(ctx.settings.minBalanceCents)}) after a ${formatUsd(estimate)} USD order: ${lines.length} line(s) held until the balance is topped up`,
+      `supplier balance ${formatUsd(balance)} USD would fall below fulfillment.minBalanceUsd (${formatUsd(ctx.settings.minBalanceCents)}) with another ${formatUsd(need)} USD: ${unaffordable.length} line(s) held until the balance covers them`,
       ctx.now(),
     );
-    await holdLines(ctx, lines, 'min-balance');
-    return { intents: 0, pooled };
+    await holdLines(ctx, unaffordable, 'min-balance');
   }
-  resolveAlert(db, 'min-balance', '', ctx.now());
-  const allocations = replanned.order.allocations;
-  const intent = immediate(db, () =>
-    createIntent(db, { allocations, priceCents: catalog.priceCents }, ctx.now()),
-  );
-  immediate(db, () => setIntent(db, intent.id, { balanceBeforeCents: balance }, ctx.now()));
+  if (affordable.length === 0) return { intents: 0, pooled };
+  const bought = new Set(affordable.map((l) => l.id));
+  const intent = immediate(db, () => {
+    const created = createIntent(
+      db,
+      { allocations: allocations.filter((a) => bought.has(a.line)), priceCents: catalog.priceCents },
+      ctx.now(),
+    );
+    setIntent(db, created.id, { balanceBeforeCents: balance }, ctx.now());
+    return created;
+  });
   await send(ctx, intent.id, catalog);
   return { intents: 1, pooled };
 }
@@ -280,8 +275,10 @@ export async function send(ctx: FulfillmentContext, intentId: string, catalog: C
         `supplier order ${result.order.id} placed for ${intent.items.map((i) => `${i.qty}× ${i.entryKey}`).join(', ')} (${formatUsd(result.order.totalCents)} USD)`,
         LOG,
       );
-      resolveAlert(db, 'balance', '', now);
-      resolveAlert(db, 'purchase-retrying', intent.id, now);
+      immediate(db, () => {
+        for (const i of intent.items) recordBought(db, i.entryKey, i.qty);
+        resolveAlert(db, 'purchase-retrying', intent.id, now);
+      });
       return;
     case 'not-sent':
       // Provably never processed: the same intent goes again later.
@@ -354,6 +351,35 @@ export async function unknownOutcome(
   ctx.log.error(`order intent ${intentId} parked for an operator: ${describeSafeError(safe)}`, LOG);
 }
 
+/** The 409 body: what is short, by entry, for entries of this intent only. */
+const shortageSchema = z.array(
+  z.looseObject({
+    region,
+    denomination: z.number().positive(),
+    available: z.number().int().nonnegative(),
+  }),
+);
+
+/**
+ * entryKey → what the supplier says it has, from a 409 on this intent; null when the body does
+ * not parse, names an entry we did not order, or leaves every item whole (re-sending it would
+ * only be refused again).
+ */
+export function readShortage(problem: unknown, items: readonly IntentItem[]): Map<string, number> | null {
+  const raw = (problem as { items?: unknown } | undefined)?.items;
+  const parsed = shortageSchema.safeParse(raw);
+  if (!parsed.success || parsed.data.length === 0) return null;
+  const ordered = new Map(items.map((i) => [i.entryKey, i.qty]));
+  const available = new Map<string, number>();
+  for (const p of parsed.data) {
+    const k = entryKey(p);
+    const qty = ordered.get(k);
+    if (qty === undefined || p.available >= qty) return null;
+    available.set(k, p.available);
+  }
+  return available;
+}
+
 async function rejected(
   ctx: FulfillmentContext,
   intent: IntentRow,
@@ -365,41 +391,44 @@ async function rejected(
   const safe = toSafeError(error);
   const allocations = intentAllocations(db, intent.id);
   const lines = linesInState(db, ...OWED_LINE_POINTS).filter((l) => allocations.some((a) => a.line === l.id));
-  if (error.status === 409) {
-    // Short at the supplier: buy what it has now (a new intent), the rest waits on its stock.
-    const available = new Map<string, number>();
-    const items = Array.isArray(error.problem?.items) ? (error.problem.items as unknown[]) : [];
-    for (const raw of items) {
-      const p = problemShortageSchema.safeParse(raw);
-      if (p.success && p.data.region && p.data.denomination !== undefined) {
-        available.set(
-          entryKey({ region: p.data.region, denomination: p.data.denomination }),
-          Math.max(0, p.data.available ?? 0),
-        );
-      }
-    }
+  const shortage = error.status === 409 ? readShortage(error.problem, intent.items) : null;
+  if (shortage) {
+    // Short at the supplier: a new intent for what it has (sent by the next pass, never in a
+    // loop here); the rest waits on its stock, and the snapshot drops to what the 409 said.
     const kept: typeof allocations = [];
     const shortLines = new Set<number>();
+    const left = new Map(shortage);
     for (const a of allocations) {
-      const left = available.has(a.entryKey) ? (available.get(a.entryKey) as number) : a.units;
-      const units = Math.min(left, a.units);
-      if (available.has(a.entryKey)) available.set(a.entryKey, left - units);
+      const has = left.get(a.entryKey) ?? a.units;
+      const units = Math.min(has, a.units);
+      if (left.has(a.entryKey)) left.set(a.entryKey, has - units);
       if (units > 0) kept.push({ ...a, units });
       if (units < a.units) shortLines.add(a.line);
     }
-    const next = immediate(db, () => {
-      setIntent(db, intent.id, { lastError: safe }, now);
-      if (kept.length === 0) {
-        moveIntent(db, intent, 'rejected', {}, now);
-        return null;
+    const spent: string[] = [];
+    immediate(db, () => {
+      for (const [k, available] of shortage) {
+        if (recordRefusal(db, k, available, now) >= REFUSALS_PER_HOUR) spent.push(k);
       }
-      return supersedeIntent(db, intent, kept, catalog.priceCents, now);
+      setIntent(db, intent.id, { lastError: safe }, now);
+      if (kept.length === 0) moveIntent(db, intent, 'rejected', {}, now);
+      else supersedeIntent(db, intent, kept, catalog.priceCents, now);
+      for (const k of spent) {
+        raiseAlert(
+          db,
+          'out-of-stock',
+          k,
+          `the supplier refused ${REFUSALS_PER_HOUR} orders for ${k} in the last hour (its feed may lag its order desk); sales of it wait until the hour has passed or the feed moves`,
+          now,
+        );
+      }
     });
     ctx.log.warn(`supplier short for intent ${intent.id}: ${describeSafeError(safe)}`, LOG);
-    const held = lines.filter((l) => shortLines.has(l.id));
-    if (next) await send(ctx, next.id, catalog);
-    // Units not covered by the new intent wait for stock; the planner publishes less meanwhile.
-    if (held.length) await holdLines(ctx, held, 'out-of-stock');
+    await holdLines(
+      ctx,
+      lines.filter((l) => shortLines.has(l.id)),
+      'out-of-stock',
+    );
     return;
   }
   immediate(db, () => moveIntent(db, intent, 'rejected', { lastError: safe }, now));
@@ -408,20 +437,21 @@ async function rejected(
       db,
       'balance',
       '',
-      `the supplier refused an order for insufficient balance (${describeSafeError(safe)}): ${lines.length} line(s) held until the balance is back`,
+      `the supplier refused an order for insufficient balance (${describeSafeError(safe)}): ${lines.length} line(s) held until the balance covers them`,
       now,
     );
     await holdLines(ctx, lines, 'balance');
     return;
   }
+  // Any other 4xx, or a 409 we cannot read: never re-sent by itself, an operator decides.
   raiseAlert(
     db,
     'purchase-rejected',
     intent.id,
-    `the supplier refused order intent ${intent.id}: ${describeSafeError(safe)}`,
+    `the supplier refused order intent ${intent.id} (${describeSafeError(safe)}${error.status === 409 ? '; its shortage list does not parse' : ''}): ${lines.length} line(s) held; \`psnb2b-sync orders approve --store NAME --order ID\` buys them again`,
     now,
   );
-  await holdLines(ctx, lines, 'unknown-entry');
+  await holdLines(ctx, lines, 'rejected');
 }
 
 /**

@@ -206,12 +206,26 @@ export const ACTIVE_INTENT_POINTS: readonly IntentPoint[] = ['created', 'sending
 /** Lines still owed something. */
 export const OWED_LINE_POINTS: readonly LinePoint[] = ['open', 'held'];
 
-/** Our hold reasons (the `hold_reason` column), each with the note the buyer reads with it (null: none). */
+/**
+ * Our hold reasons (the `hold_reason` column), each with the note the buyer reads with it (null:
+ * none). Each has its own release rule (design-notes "Holds, and what releases each one"), applied
+ * by `releaseHolds` (fulfillment-job.ts) or by an operator:
+ * - `balance`, `min-balance`: a 402 or the balance guard; released one line at a time, oldest
+ *   first, as a fresh balance covers it.
+ * - `out-of-stock`: the supplier has too few; released when the feed moves and covers it, or a
+ *   backoff retry comes due (src/inventory/supplier-shortfalls.ts).
+ * - `rejected`: any other 4xx, or a 409 we cannot read; never re-bought by itself (`orders approve`).
+ * - `review`: over a spending limit; `orders approve` or `orders reject`.
+ * - `unknown-entry`, `duplicate-sku`: released when the feed lists the entry, or one product carries the SKU.
+ * - `max-wait`: a note to the buyer; the line is still delivered. `abandoned`: an operator gave up its purchase.
+ */
 export const HOLD_NOTES = {
   balance: 'Your order is confirmed; your codes are being prepared and will arrive shortly.',
   'min-balance': 'Your order is confirmed; your codes are being prepared and will arrive shortly.',
   'out-of-stock':
     'Your order is confirmed; this card is being restocked and your codes will follow as soon as it is.',
+  rejected: null,
+  review: 'Your order is being checked; your codes will follow as soon as it is confirmed.',
   'unknown-entry': null,
   'duplicate-sku': null,
   'max-wait':
@@ -220,3 +234,10 @@ export const HOLD_NOTES = {
 } as const satisfies Record<string, string | null>;
 
 export type HoldReason = keyof typeof HOLD_NOTES;
+
+/** Balance-type holds: released by the same rule, each with its own alert. */
+export const BALANCE_HOLDS: readonly HoldReason[] = ['balance', 'min-balance'];
+
+/** The note that goes with an order an operator rejected (`orders reject`): the merchant refunds. */
+export const REJECTED_ORDER_NOTE =
+  'Sorry, we cannot fulfil this order. No codes will be sent, and your payment will be refunded.';

@@ -8,6 +8,7 @@ import { advanceCheckpoint, loadCheckpoint } from './checkpoints.js';
 import { decideAfterRecheck, type GuardSettings, judgePull } from './destructive-guard.js';
 import { type PlannedPush, planStockPushes } from './plan-stock-pushes.js';
 import { countChanges, loadSnapshot, mergePull, type PulledEntry, saveSnapshot } from './snapshot-store.js';
+import { capPull, liftShortfalls, shortfalls } from './supplier-shortfalls.js';
 
 /** The shell around the planner: pull → guard → snapshot → per store: plan → push → checkpoint. */
 
@@ -194,12 +195,15 @@ export async function runInventoryCycle(
     return finish({ outcome: 'pull-failed', entries: previous.length, changes: 0, error, stores: [] });
   }
 
-  // 2. Accept the pull as the new snapshot (a dry run only looks).
-  const next = mergePull(previous, pulled);
+  // 2. Accept the pull as the new snapshot (a dry run only looks). A refused purchase is believed
+  //    over a feed that has not moved since (a cached feed lags its order desk).
+  const capped = capPull(pulled, shortfalls(deps.db));
+  const next = mergePull(previous, capped.rows);
   const changes = countChanges(previous, next);
   if (!opts.dryRun) {
     immediate(deps.db, () => {
       saveSnapshot(deps.db, next, now());
+      liftShortfalls(deps.db, capped.moved);
       resolveAlert(deps.db, PULL_ALERT, '', now());
       resolveAlert(deps.db, GUARD_ALERT, '', now());
     });

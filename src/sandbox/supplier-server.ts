@@ -46,6 +46,7 @@ type OrderStatus = 'pending' | 'paid' | 'delivered' | 'failed';
  * - `garbage`: process, then answer 200 with an HTML body.
  * - `violation`: process, then answer with a body that breaks the contract in one field.
  * - `slow`: process, then wait `delayMs` before answering.
+ * - `badShortage`: answer `POST /orders` 409 whose `items` do not fit the contract (nothing committed).
  */
 export type FaultKind =
   | 'rateLimit'
@@ -54,12 +55,13 @@ export type FaultKind =
   | 'commitThenReset'
   | 'garbage'
   | 'violation'
-  | 'slow';
+  | 'slow'
+  | 'badShortage';
 
 export interface FaultOptions {
   /** How many matching requests it applies to (default 1). */
   count?: number;
-  /** Only requests to this endpoint (default: any; `commitThenReset` defaults to `POST /orders`). */
+  /** Only requests to this endpoint (default: any; `commitThenReset` and `badShortage`: `POST /orders`). */
   endpoint?: SandboxEndpoint;
   retryAfterSeconds?: number;
   delayMs?: number;
@@ -256,6 +258,8 @@ export class SandboxSupplier {
   latencyMs = 0;
 
   private readonly entries = new Map<string, SandboxEntry>();
+  /** entryKey → the qty `GET /inventory` lists whatever the order desk has (a cached feed). */
+  private readonly feedQty = new Map<string, number>();
   private balanceCents: number;
   private reservedCents = 0;
   private readonly orders = new Map<string, SandboxOrder>();
@@ -319,6 +323,7 @@ export class SandboxSupplier {
         garbage: 0,
         violation: 0,
         slow: 0,
+        badShortage: 0,
       },
       internalErrors: 0,
     };
@@ -383,7 +388,8 @@ export class SandboxSupplier {
     this.faults.push({
       kind,
       remaining: count,
-      endpoint: opts.endpoint ?? (kind === 'commitThenReset' ? 'POST /orders' : undefined),
+      endpoint:
+        opts.endpoint ?? (kind === 'commitThenReset' || kind === 'badShortage' ? 'POST /orders' : undefined),
       retryAfterSeconds: opts.retryAfterSeconds ?? 1,
       delayMs: opts.delayMs ?? 0,
     });
@@ -413,6 +419,17 @@ export class SandboxSupplier {
   setQty(region: string, denomination: number, qty: number): void {
     if (!Number.isInteger(qty) || qty < 0) throw new RangeError('qty must be a non-negative integer');
     this.entry(region, denomination).qty = qty;
+  }
+
+  /**
+   * A feed that lags its order desk: `GET /inventory` lists `qty` for this entry while
+   * `POST /orders` sells from the real stock (`setQty`). `null` makes the feed live again.
+   */
+  setFeedQty(region: string, denomination: number, qty: number | null): void {
+    this.entry(region, denomination);
+    const key = entryKeyOf(region, denomination);
+    if (qty === null) this.feedQty.delete(key);
+    else this.feedQty.set(key, qty);
   }
 
   setPriceCents(region: string, denomination: number, cents: number): void {
@@ -601,6 +618,13 @@ export class SandboxSupplier {
       this.write(res, problem(500, 'internal', 'Internal Server Error', 'injected fault'));
       return;
     }
+    if (this.takeFault('badShortage', endpoint)) {
+      this.write(
+        res,
+        problem(409, 'insufficient-stock', 'Insufficient stock', 'some items are short', { items: 'short' }),
+      );
+      return;
+    }
 
     let reply = endpoint.startsWith('POST')
       ? this.idempotent(endpoint, req, raw)
@@ -669,7 +693,7 @@ export class SandboxSupplier {
                 denomination: e.denomination,
                 currency: e.currency,
                 price: centsToUsd(e.priceCents),
-                qty: e.qty,
+                qty: this.feedQty.get(entryKeyOf(e.region, e.denomination)) ?? e.qty,
               })),
           },
         };

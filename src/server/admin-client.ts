@@ -1,5 +1,6 @@
 import { UsageError } from '../errors.js';
 import type { ClaimOutcome, ClaimRequest } from '../fulfillment/claims.js';
+import type { ReviewListing } from '../fulfillment/order-review.js';
 import type { OrdersListing } from '../fulfillment/orders-report.js';
 import type { ResolveAction } from '../fulfillment/resolve-intent.js';
 import type { CycleReport } from '../inventory/sync-inventory.js';
@@ -47,6 +48,19 @@ export class AdminClient {
   async resolve(intentId: string, action: ResolveAction): Promise<string> {
     return (
       (await (await this.request('POST', '/admin/orders/resolve', { intentId, action })).json()) as {
+        message: string;
+      }
+    ).message;
+  }
+
+  async review(): Promise<ReviewListing[]> {
+    return (await (await this.request('GET', '/admin/orders/review')).json()) as ReviewListing[];
+  }
+
+  /** `approve` or `reject` an order held for review. */
+  async decide(decision: 'approve' | 'reject', store: string, orderId: string): Promise<string> {
+    return (
+      (await (await this.request('POST', `/admin/orders/${decision}`, { store, orderId })).json()) as {
         message: string;
       }
     ).message;

@@ -1,6 +1,7 @@
 import { toSafeError } from '../errors.js';
 import { type ClaimRequest, fileClaim } from '../fulfillment/claims.js';
 import { catalogView } from '../fulfillment/fulfillment-job.js';
+import { approveOrder, rejectOrder, reviewListing } from '../fulfillment/order-review.js';
 import { ordersListing } from '../fulfillment/orders-report.js';
 import { type ResolveAction, resolveIntent } from '../fulfillment/resolve-intent.js';
 import type { CycleOptions, CycleReport } from '../inventory/sync-inventory.js';
@@ -56,6 +57,40 @@ export function adminRoutes(deps: AdminDeps): Route[] {
         return { status: 200, json: { message } };
       },
     },
+    {
+      method: 'GET',
+      path: '/admin/orders/review',
+      admin: true,
+      handle: () => (f ? { status: 200, json: reviewListing(f.ctx.db) } : fulfillmentOff),
+    },
+    ...(['approve', 'reject'] as const).map(
+      (decision): Route => ({
+        method: 'POST',
+        path: `/admin/orders/${decision}`,
+        admin: true,
+        handle: async (req): Promise<HttpReply> => {
+          if (!f) return fulfillmentOff;
+          const parsed = jsonBody(req);
+          if (!parsed.ok) return parsed.reply;
+          const { store, orderId } = parsed.body;
+          if (typeof store !== 'string' || typeof orderId !== 'string') {
+            return { status: 400, json: { error: 'body needs store and orderId' } };
+          }
+          if (!deps.storeNames.includes(store)) {
+            return {
+              status: 400,
+              json: { error: `no store named "${store}" (have: ${deps.storeNames.join(', ')})` },
+            };
+          }
+          // Between passes, so an operator's decision never races the pipeline; the decision
+          // itself re-checks the order's state inside the transaction that acts on it.
+          const decide = decision === 'approve' ? approveOrder : rejectOrder;
+          const message = await f.job.run({ poll: false }).then(() => decide(f.ctx, store, orderId));
+          f.kick();
+          return { status: 200, json: { message } };
+        },
+      }),
+    ),
     {
       method: 'POST',
       path: '/admin/claim',

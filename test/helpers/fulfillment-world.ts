@@ -48,6 +48,10 @@ export interface WorldOptions {
   minBalanceUsd: number;
   supplier: Partial<SandboxSupplierOptions>;
   withWooCommerce: boolean;
+  /** `fulfillment.limits` as YAML flow-map members (`maxOrderUsd: 100`); unset = the defaults. */
+  limits: Partial<
+    Record<'maxOrderUsd' | 'maxUnitsPerLine' | 'maxDailyUsd' | 'maxCustomerDailyUsd', number | null>
+  >;
 }
 
 const WOO_KEY = 'ck_world_0123456789abcdef0123456789abcdef';
@@ -84,7 +88,14 @@ database: ${dbFile}
 codesKey: ${codesKey}
 fulfillment:
   batchWindowSeconds: ${o.batchWindowSeconds}
-  minBalanceUsd: ${o.minBalanceUsd}
+  minBalanceUsd: ${o.minBalanceUsd}${
+    Object.keys(o.limits).length
+      ? `
+  limits: { ${Object.entries(o.limits)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join(', ')} }`
+      : ''
+  }
 storefronts:
   - name: shop-s
     type: shopify
@@ -100,6 +111,7 @@ export async function startFulfillmentWorld(opts: Partial<WorldOptions> = {}): P
     batchWindowSeconds: 0,
     minBalanceUsd: 0,
     withWooCommerce: false,
+    limits: {},
     ...opts,
     supplier: { ...opts.supplier },
   };
