@@ -299,8 +299,10 @@ export function buildProgram(): Command {
     .command('review')
     .description('orders held for review (over a spending limit): store, order, buyer, value, the limit hit')
     .option('--json', 'as JSON')
-    .action(async (o: { json?: boolean }, cmd: Command) => {
+    .action(async (_o, cmd: Command) => {
       const loaded = load(cmd);
+      // `orders` has its own --json: whichever side of `review` it is written on, it counts.
+      const o = cmd.optsWithGlobals<{ json?: boolean }>();
       const rows = await withFulfillment(
         loaded,
         (admin) => admin.review(),

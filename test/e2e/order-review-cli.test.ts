@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ReviewListing } from '../../src/fulfillment/order-review.js';
+import type { SandboxEntry } from '../../src/sandbox/sandbox-catalog.js';
+import { FulfillmentDaemonWorld, WOO_STORE } from '../helpers/fulfillment-daemon-world.js';
+import { waitUntil } from '../helpers/wait-until.js';
+
+/**
+ * Spending limits as an operator meets them: the daemon as a child process holds an order over
+ * `maxUnitsPerLine` (default 50) for review, and `orders review` / `orders approve` go through
+ * its admin API (the daemon holds the lock, so an in-process command could not run).
+ */
+
+let w: FulfillmentDaemonWorld;
+beforeAll(async () => {
+  w = await FulfillmentDaemonWorld.start({ honoursIdempotencyKeys: true });
+  await w.startDaemon();
+}, 60_000);
+
+afterAll(async () => {
+  await w?.stop();
+});
+
+const unitsBoughtOf = (e: SandboxEntry) =>
+  w.supplier
+    .ledger()
+    .orders.flatMap((o) => o.items)
+    .filter((i) => i.region === e.region && i.denomination === e.denomination)
+    .reduce((s, i) => s + i.qty, 0);
+
+describe('orders review / approve through the running daemon', () => {
+  it('holds an order over a limit with an alert, lists it, lets a later order through, and buys it whole once approved', async () => {
+    const [big, small] = w.catalog as [SandboxEntry, SandboxEntry];
+    const held = w.placeOrder([{ sku: w.skus[0] as string, quantity: 60 }]);
+    const rows = await waitUntil(
+      async () => {
+        const r = await w.cli('orders', 'review', '--json');
+        const listed = JSON.parse(r.stdout || '[]') as ReviewListing[];
+        return listed.length === 1 ? listed : null;
+      },
+      { timeoutMs: 30_000, what: 'the order listed for review' },
+    );
+    expect(rows[0]).toMatchObject({
+      store: WOO_STORE,
+      orderId: String(held.id),
+      buyer: 'buyer@example.com',
+      limit: 'maxUnitsPerLine',
+      valueUsd: (60 * big.priceCents) / 100,
+    });
+    const text = await w.cli('orders', 'review');
+    expect(text.stdout).toContain(`${WOO_STORE}  order ${held.id}`);
+    expect((await w.statusJson()).alerts.map((a) => a.kind)).toContain('order-review');
+
+    const later = w.placeOrder([{ sku: w.skus[1] as string, quantity: 1 }]);
+    await waitUntil(() => w.shop.orderStatus(later.id) === 'completed', {
+      timeoutMs: 30_000,
+      what: 'the later order delivered',
+    });
+    expect(unitsBoughtOf(small)).toBe(1);
+    expect(unitsBoughtOf(big)).toBe(0);
+
+    const approved = await w.cli('orders', 'approve', '--store', WOO_STORE, '--order', String(held.id));
+    expect(approved.code).toBe(0);
+    expect(approved.stdout).toMatch(/approved/);
+    await waitUntil(() => w.shop.orderStatus(held.id) === 'completed', {
+      timeoutMs: 30_000,
+      what: 'the approved order delivered',
+    });
+    expect(unitsBoughtOf(big)).toBe(60);
+    const note = w.shop.notesOf(held.id, { customer: true }).find((n) => n.note.includes('PSN '));
+    expect(note?.note.split('\n').filter((l) => l.startsWith('PSN '))).toHaveLength(60);
+    expect((await w.statusJson()).alerts.map((a) => a.kind)).not.toContain('order-review');
+    const again = await w.cli('orders', 'approve', '--store', WOO_STORE, '--order', String(held.id));
+    expect(again.code).toBe(2);
+  }, 120_000);
+});
