@@ -10,8 +10,9 @@ import { sqliteSkuCache } from './db/sku-cache-table.js';
 import { ConfigError, DatabaseError, describeSafeError, toSafeError } from './errors.js';
 import { CodeVault, parseCodesKey } from './fulfillment/code-vault.js';
 import type { FulfillmentContext } from './fulfillment/fulfillment-context.js';
-import { intakeOne, type PassReport, pollIntake, runPass } from './fulfillment/fulfillment-job.js';
+import { type PassReport, runPass } from './fulfillment/fulfillment-job.js';
 import { soldNotOrdered } from './fulfillment/fulfillment-ledger.js';
+import { intakeOne, pollIntake } from './fulfillment/intake.js';
 import { spendingLimits } from './fulfillment/spending-limits.js';
 import {
   type CycleOptions,

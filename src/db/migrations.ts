@@ -360,6 +360,16 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (store, order_id)
   ) STRICT;
   `,
+  // 5: one intake, in the shop's own order: the newest updatedAt applied per order (epoch ms), so an
+  // older snapshot never overrides a newer one.
+  `
+  CREATE TABLE intake_orders (
+    store           TEXT NOT NULL,
+    order_id        TEXT NOT NULL,
+    shop_updated_at INTEGER NOT NULL,
+    PRIMARY KEY (store, order_id)
+  ) STRICT, WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -14,7 +14,7 @@ import {
   moveLine,
   undeliveredCodesOf,
 } from './fulfillment-ledger.js';
-import { takeInOrder } from './intake.js';
+import { intakeContext, takeInOrder } from './intake.js';
 import {
   advance,
   assertInitial,
@@ -80,7 +80,7 @@ export async function startDeliveries(
       continue;
     }
     if (!order) continue;
-    takeInOrder({ db, mapping: ctx.mapping, knownEntries, log: ctx.log, now: ctx.now }, storeName, order);
+    takeInOrder(intakeContext(ctx, knownEntries), storeName, order);
     if (order.merchantHold) continue;
     const shopOrder = order;
     const created = immediate(db, () => {

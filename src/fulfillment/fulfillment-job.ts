@@ -4,13 +4,12 @@ import { skuState } from '../db/sku-cache-table.js';
 import { describeSafeError, toSafeError } from '../errors.js';
 import { loadSnapshot } from '../inventory/snapshot-store.js';
 import { entryKey } from '../sku.js';
-import type { ShopOrders, Storefront } from '../storefront.js';
 import { runDeliveries, startDeliveries } from './delivering.js';
 import { fitOldestFirst } from './fit-oldest-first.js';
 import { type FulfillmentContext, LOG } from './fulfillment-context.js';
 import { type LineRow, linesInState, setLine, unitsNeeded } from './fulfillment-ledger.js';
 import { releaseLines, settleHoldAlerts } from './holds.js';
-import { takeInOrder } from './intake.js';
+import { knownEntriesOf, pollIntake } from './intake.js';
 import { BALANCE_KV, buyable, type CatalogView, purchase, readBalance, resumeIntents } from './purchasing.js';
 import { BALANCE_HOLDS, HOLD_NOTES } from './recovery-points.js';
 import { followOrders } from './supplier-follow.js';
@@ -21,10 +20,6 @@ import { followOrders } from './supplier-follow.js';
  * or the next process, resumes from where the row says.
  */
 
-/** Intake cursors go back this far behind the newest shop timestamp seen (clock skew, slow writes). */
-type ShopOrdersOf = Storefront & { orders: ShopOrders };
-
-const CURSOR_OVERLAP_MS = 2 * 60_000;
 const BALANCE_RECHECK_MS = 30_000;
 /** `status` shows the balance; it is read at start and then this often (one supplier call). */
 const BALANCE_REFRESH_MS = 5 * 60_000;
@@ -52,62 +47,6 @@ export function catalogView(ctx: Pick<FulfillmentContext, 'db'>): CatalogView {
     priceCents: new Map(rows.map((r) => [entryKey(r), r.priceCents])),
     currency: new Map(rows.map((r) => [entryKey(r), r.currency])),
   };
-}
-
-/** The entries the supplier lists, read from the snapshot once for a whole batch of orders. */
-function knownEntries(ctx: FulfillmentContext): () => ReadonlySet<string> {
-  let known: ReadonlySet<string> | undefined;
-  return () => {
-    known ??= new Set(catalogView(ctx).qty.keys());
-    return known;
-  };
-}
-
-/** Polls every store for orders changed since its cursor (the shop's own time, minus an overlap). */
-export async function pollIntake(ctx: FulfillmentContext): Promise<number> {
-  // Stores are read side by side, so one that is down (and retried) does not hold up another.
-  const counts = await Promise.all([...ctx.stores].map(([name, store]) => pollStore(ctx, name, store)));
-  return counts.reduce((a, b) => a + b, 0);
-}
-
-async function pollStore(ctx: FulfillmentContext, name: string, store: ShopOrdersOf): Promise<number> {
-  const row = ctx.db.prepare('SELECT cursor FROM intake_cursors WHERE store = ?').get(name) as
-    | { cursor: string }
-    | undefined;
-  const since = row ? new Date(Date.parse(row.cursor) - CURSOR_OVERLAP_MS).toISOString() : null;
-  try {
-    const { orders, latest } = await store.orders.listChangedOrders(since);
-    let n = 0;
-    const intake = intakeCtx(ctx);
-    for (const order of orders) n += takeInOrder(intake, name, order).newLines;
-    if (latest) {
-      ctx.db
-        .prepare(
-          'INSERT INTO intake_cursors (store, cursor) VALUES (?, ?) ON CONFLICT (store) DO UPDATE SET cursor = excluded.cursor',
-        )
-        .run(name, latest);
-    }
-    resolveAlert(ctx.db, 'intake', name, ctx.now());
-    return n;
-  } catch (e) {
-    const safe = toSafeError(e);
-    raiseAlert(ctx.db, 'intake', name, `cannot read orders: ${describeSafeError(safe)}`, ctx.now());
-    ctx.log.warn(`${name}: order intake failed: ${describeSafeError(safe)}`, { ...LOG, store: name });
-    if (safe.retryable !== false) ctx.unreachable.add(name);
-    return 0;
-  }
-}
-
-function intakeCtx(ctx: FulfillmentContext) {
-  return { db: ctx.db, mapping: ctx.mapping, knownEntries: knownEntries(ctx), log: ctx.log, now: ctx.now };
-}
-
-/** A webhook said this order changed: read it and take it in. */
-export async function intakeOne(ctx: FulfillmentContext, storeName: string, orderId: string): Promise<void> {
-  const store = ctx.stores.get(storeName);
-  if (!store) return;
-  const order = await store.orders.getOrder(orderId);
-  if (order) takeInOrder(intakeCtx(ctx), storeName, order);
 }
 
 /**
@@ -225,7 +164,7 @@ export async function runPass(ctx: FulfillmentContext, opts: { poll: boolean }):
     report.intents = (await purchase(ctx, catalog)).intents;
   });
   const deliver = async () => {
-    await startDeliveries(ctx, knownEntries(ctx));
+    await startDeliveries(ctx, knownEntriesOf(ctx.db));
     report.delivered += (await runDeliveries(ctx)).done;
   };
   // Codes already stored go out first: a supplier poll waiting for a pacer slot never delays them.

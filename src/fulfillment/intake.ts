@@ -1,9 +1,12 @@
-import { raiseAlert } from '../alerts.js';
+import { raiseAlert, resolveAlert } from '../alerts.js';
 import { type Db, immediate } from '../db/open.js';
 import { skuState } from '../db/sku-cache-table.js';
+import { describeSafeError, toSafeError } from '../errors.js';
+import { loadSnapshot } from '../inventory/snapshot-store.js';
 import type { Logger } from '../log.js';
 import { entryForSku, entryKey, type SkuMapping } from '../sku.js';
-import type { ShopOrder } from '../storefront.js';
+import type { ShopOrder, ShopOrders, Storefront } from '../storefront.js';
+import { type FulfillmentContext, LOG } from './fulfillment-context.js';
 import {
   assignedCount,
   deliveredCount,
@@ -18,10 +21,13 @@ import {
 } from './fulfillment-ledger.js';
 
 /**
- * One idempotent intake, keyed by (store, order id, line id), fed by polling, by webhooks and
- * by the re-reads right before buying and delivering. It only ever records what the shop says
- * is owed; a reduction (refund, cancel) frees units in this order: not yet bought, then bought
- * but undelivered codes to the pool. Delivered units are never taken back.
+ * Intake: the only writer of what the shops say is owed. One idempotent intake, keyed by (store,
+ * order id, line id), fed by polling (the fulfillment pass and the inventory job share one poll),
+ * by webhooks and by the re-reads right before buying and delivering. Snapshots are applied in the
+ * shop's own `updatedAt` order: one older than the newest applied for that order is ignored, so a
+ * listing read before a refund never undoes it. A reduction (refund, cancel) frees units in this
+ * order: not yet bought, then bought but undelivered codes to the pool. Delivered units are never
+ * taken back.
  */
 
 export interface IntakeContext {
@@ -37,6 +43,105 @@ export interface IntakeResult {
   newLines: number;
   reduced: number;
   pooled: number;
+  /** The snapshot was older than one already applied: nothing was written. */
+  stale: boolean;
+}
+
+/** Intake cursors go back this far behind the newest shop timestamp seen (clock skew, slow writes). */
+const CURSOR_OVERLAP_MS = 2 * 60_000;
+
+type ShopOrdersOf = Storefront & { orders: ShopOrders };
+
+/** The entries the supplier lists, read from the snapshot once for a whole batch of orders. */
+export function knownEntriesOf(db: Db): () => ReadonlySet<string> {
+  let known: ReadonlySet<string> | undefined;
+  return () => {
+    known ??= new Set(
+      loadSnapshot(db)
+        .filter((r) => r.listed)
+        .map((r) => entryKey(r)),
+    );
+    return known;
+  };
+}
+
+export function intakeContext(ctx: FulfillmentContext, knownEntries = knownEntriesOf(ctx.db)): IntakeContext {
+  return { db: ctx.db, mapping: ctx.mapping, knownEntries, log: ctx.log, now: ctx.now };
+}
+
+const polls = new WeakMap<FulfillmentContext, Promise<number>>();
+
+/**
+ * Polls every store for orders changed since its cursor (the shop's own time, minus an overlap).
+ * A poll already running is joined, never doubled: the fulfillment pass and the inventory job
+ * (which takes orders in right before every push) both ask.
+ */
+export function pollIntake(ctx: FulfillmentContext): Promise<number> {
+  const running = polls.get(ctx);
+  if (running) return running;
+  // Stores are read side by side, so one that is down (and retried) does not hold up another.
+  const poll = Promise.all([...ctx.stores].map(([name, store]) => pollStore(ctx, name, store)))
+    .then((counts) => counts.reduce((a, b) => a + b, 0))
+    .finally(() => polls.delete(ctx));
+  polls.set(ctx, poll);
+  return poll;
+}
+
+async function pollStore(ctx: FulfillmentContext, name: string, store: ShopOrdersOf): Promise<number> {
+  const row = ctx.db.prepare('SELECT cursor FROM intake_cursors WHERE store = ?').get(name) as
+    | { cursor: string }
+    | undefined;
+  const since = row ? new Date(Date.parse(row.cursor) - CURSOR_OVERLAP_MS).toISOString() : null;
+  try {
+    const { orders, latest } = await store.orders.listChangedOrders(since);
+    let n = 0;
+    const intake = intakeContext(ctx);
+    for (const order of orders) n += takeInOrder(intake, name, order).newLines;
+    if (latest) {
+      ctx.db
+        .prepare(
+          'INSERT INTO intake_cursors (store, cursor) VALUES (?, ?) ON CONFLICT (store) DO UPDATE SET cursor = excluded.cursor',
+        )
+        .run(name, latest);
+    }
+    resolveAlert(ctx.db, 'intake', name, ctx.now());
+    return n;
+  } catch (e) {
+    const safe = toSafeError(e);
+    raiseAlert(ctx.db, 'intake', name, `cannot read orders: ${describeSafeError(safe)}`, ctx.now());
+    ctx.log.warn(`${name}: order intake failed: ${describeSafeError(safe)}`, { ...LOG, store: name });
+    if (safe.retryable !== false) ctx.unreachable.add(name);
+    return 0;
+  }
+}
+
+/** A webhook said this order changed: read it and take it in. */
+export async function intakeOne(ctx: FulfillmentContext, storeName: string, orderId: string): Promise<void> {
+  const store = ctx.stores.get(storeName);
+  if (!store) return;
+  const order = await store.orders.getOrder(orderId);
+  if (order) takeInOrder(intakeContext(ctx), storeName, order);
+}
+
+/**
+ * Whether this snapshot is older than the newest one applied for the order (then it is ignored),
+ * recording its time otherwise. Inside the intake's transaction.
+ */
+function staleSnapshot(ctx: IntakeContext, store: string, order: ShopOrder): boolean {
+  const { db } = ctx;
+  const at = Date.parse(order.updatedAt);
+  // Orders with nothing of ours are never written, so their times are not kept either.
+  const ours = order.lines.some((l) => l.sku !== null && entryForSku(ctx.mapping, l.sku) !== null);
+  if (!ours || !Number.isFinite(at)) return false;
+  const last = db
+    .prepare('SELECT shop_updated_at AS t FROM intake_orders WHERE store = ? AND order_id = ?')
+    .get(store, order.id) as { t: number } | undefined;
+  if (last && at < last.t) return true;
+  db.prepare(
+    `INSERT INTO intake_orders (store, order_id, shop_updated_at) VALUES (?, ?, ?)
+     ON CONFLICT (store, order_id) DO UPDATE SET shop_updated_at = excluded.shop_updated_at`,
+  ).run(store, order.id, at);
+  return false;
 }
 
 function hasPendingDelivery(db: Db, store: string, orderId: string): boolean {
@@ -50,12 +155,20 @@ function hasPendingDelivery(db: Db, store: string, orderId: string): boolean {
 export function takeInOrder(ctx: IntakeContext, store: string, order: ShopOrder): IntakeResult {
   const { db } = ctx;
   const now = ctx.now();
-  const result: IntakeResult = { newLines: 0, reduced: 0, pooled: 0 };
+  const result: IntakeResult = { newLines: 0, reduced: 0, pooled: 0, stale: false };
   // Mid-delivery the shop may already count units we have not recorded as delivered yet; the
   // delivery finishes first, and the next read reconciles.
   if (hasPendingDelivery(db, store, order.id)) return result;
   const known = ctx.knownEntries();
   immediate(db, () => {
+    if (staleSnapshot(ctx, store, order)) {
+      result.stale = true;
+      ctx.log.debug(`${store} order ${order.number}: an older snapshot (${order.updatedAt}) ignored`, {
+        ...LOG,
+        store,
+      });
+      return;
+    }
     for (const shopLine of order.lines) {
       const entry = shopLine.sku ? entryForSku(ctx.mapping, shopLine.sku) : null;
       if (!entry || !shopLine.sku) continue; // not ours

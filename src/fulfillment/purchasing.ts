@@ -34,7 +34,7 @@ import {
   unsettledIntents,
 } from './fulfillment-ledger.js';
 import { holdLines, orderKey } from './holds.js';
-import { takeInOrder } from './intake.js';
+import { intakeContext, takeInOrder } from './intake.js';
 import { screenOrders } from './order-review.js';
 import { planPurchase } from './plan-purchase.js';
 import { OWED_LINE_POINTS, unknownPoint } from './recovery-points.js';
@@ -98,7 +98,7 @@ async function rereadOrders(
       }
       read.set(k, order);
       takeInOrder(
-        { db: ctx.db, mapping: ctx.mapping, knownEntries: () => knownEntries, log: ctx.log, now: ctx.now },
+        intakeContext(ctx, () => knownEntries),
         l.store,
         order,
       );
