@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openAlerts } from '../../src/alerts.js';
 import { setKv } from '../../src/db/open.js';
 import { linesInState } from '../../src/fulfillment/fulfillment-ledger.js';
+import { approveOrder } from '../../src/fulfillment/order-review.js';
 import { ordersStatus } from '../../src/fulfillment/orders-report.js';
 import { BALANCE_KV } from '../../src/fulfillment/purchasing.js';
 import { loadSnapshot } from '../../src/inventory/snapshot-store.js';
@@ -156,6 +157,28 @@ describe('rejected: a refusal we cannot read', () => {
     expect(heldReasons(world)).toEqual(['rejected']);
     expect(alertKinds(world)).toContain('purchase-rejected');
   });
+
+  it('any other 4xx (a 422: the entry delisted at the supplier since our last pull): one POST, held, bought only after orders approve', async () => {
+    w = await startFulfillmentWorld();
+    const world = w;
+    const [a] = world.supplier.catalog() as [SandboxEntry];
+    world.supplier.setListed(a.region, a.denomination, false); // our snapshot still lists it
+    const placed = world.shop.placeOrder({ lines: [{ sku: skuOf(a), quantity: 1 }] });
+    await world.until(() => linesInState(world.runtime.db, 'held').length === 1, 'held');
+    expect(heldReasons(world)).toEqual(['rejected']);
+    world.supplier.setListed(a.region, a.denomination, true);
+    for (let i = 0; i < 3; i++) {
+      await world.runtime.job.run({});
+      await world.pass();
+    }
+    // Listed again, yet never re-bought by itself: the refusal waits for an operator.
+    expect(world.supplier.ledger().requests['POST /orders']).toBe(1);
+    expect(alertKinds(world)).toContain('purchase-rejected');
+    await approveOrder(world.f.ctx, 'shop-s', placed.orderId);
+    await world.until(() => world.shop.fulfillments(placed.orderId).length === 1, 'delivered after approve');
+    expect(world.supplier.ledger().orders).toHaveLength(1);
+    expect(alertKinds(world)).not.toContain('purchase-rejected');
+  });
 });
 
 describe('balance: released one line at a time, oldest first', () => {
@@ -183,6 +206,30 @@ describe('balance: released one line at a time, oldest first', () => {
     expect(unitsBoughtOf(world, dear)).toBe(3);
     expect(alertKinds(world)).not.toContain('balance');
     expect(alertKinds(world)).not.toContain('min-balance');
+  });
+
+  it('a huge order and a normal one in the same batch: the balance guard holds only the huge one', async () => {
+    // Limits off, so only the balance guard stands between the huge order and the supplier.
+    w = await startFulfillmentWorld({
+      batchWindowSeconds: 1,
+      limits: { maxOrderUsd: null, maxUnitsPerLine: null },
+    });
+    const world = w;
+    const byPrice = [...world.supplier.catalog()].sort((x, y) => x.priceCents - y.priceCents);
+    const cheap = byPrice[0] as SandboxEntry;
+    const dear = byPrice[byPrice.length - 1] as SandboxEntry;
+    world.supplier.setQty(dear.region, dear.denomination, 5_000);
+    world.supplier.setBalanceCents(50_000);
+    await world.runtime.job.run({});
+    const huge = world.shop.placeOrder({ lines: [{ sku: skuOf(dear), quantity: 900 }] });
+    const normal = world.shop.placeOrder({ lines: [{ sku: skuOf(cheap), quantity: 1 }] });
+    await world.until(
+      () => world.shop.fulfillments(normal.orderId).length === 1,
+      'the normal order delivered',
+    );
+    expect(world.shop.fulfillments(huge.orderId)).toHaveLength(0);
+    expect(heldReasons(world)).toEqual(['min-balance']);
+    expect(unitsBoughtOf(world, dear)).toBe(0);
   });
 
   it('a balance alert is not closed by an unrelated purchase', async () => {
