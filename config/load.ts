@@ -4,7 +4,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../src/errors.js';
 import { registerSecret } from '../src/redact.js';
-import { configSchema, type RawConfig, SECRET_KEYS } from './schema.js';
+import { configSchema, type RawConfig, SECRET_KEYS, type StatusView, statusViewSchema } from './schema.js';
 
 export interface LoadedConfig {
   raw: RawConfig;
@@ -194,6 +194,31 @@ export function readConfigText(file: string): { text: string; configPath: string
       `cannot read config file ${configPath}: ${(e as NodeJS.ErrnoException).code ?? e}`,
     );
   }
+}
+
+/** Only these keys are interpolated for `status`: the database, the sandbox, store names and types, logging. */
+const statusKeys: KeyFilter = (at) =>
+  at[0] === 'database' ||
+  at[0] === 'sandbox' ||
+  at[0] === 'log' ||
+  (at[0] === 'storefronts' && (at[2] === 'name' || at[2] === 'type'));
+
+/** The config as `status` reads it: no other key is interpolated, so no secret need be set. */
+export function loadStatusView(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { view: StatusView; configPath: string; baseDir: string } {
+  const { text, configPath } = readConfigText(file);
+  const refs: string[] = [];
+  const st: InterpolateState = { env, refs, problems: [], wanted: statusKeys };
+  const interpolated = interpolate(readYaml(text, configPath, refs), [], st);
+  const result = statusViewSchema.safeParse(interpolated);
+  const problems = [
+    ...st.problems,
+    ...(result.success ? [] : result.error.issues.map((i) => describeIssue(i, interpolated))),
+  ];
+  if (!result.success || problems.length > 0) throw problemsError(configPath, problems);
+  return { view: result.data, configPath, baseDir: path.dirname(configPath) };
 }
 
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {

@@ -192,6 +192,19 @@ export const configSchema = z
     { when: () => true },
   );
 
+/**
+ * What read-only commands (`status`) need of the config: where the database is and which stores
+ * there are. Other keys are ignored, so no secret has to be in the environment to read status.
+ */
+export const statusViewSchema = z.object({
+  database: z.string().default(DEFAULT_DATABASE),
+  sandbox: sandboxSchema.nullable().optional(),
+  storefronts: z.array(z.object({ name: z.string(), type: z.enum(['woocommerce', 'shopify']) })).default([]),
+  log: logSchema.default(logSchema.parse({})),
+});
+
+export type StatusView = z.infer<typeof statusViewSchema>;
+
 export type RawConfig = z.infer<typeof configSchema>;
 export type SupplierConfig = z.infer<typeof supplierSchema>;
 export type StorefrontConfig = z.infer<typeof storefrontSchema>;

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { SingleBar } from 'cli-progress';
 import { Command, CommanderError } from 'commander';
-import { type LoadedConfig, loadConfigFile, maskConfig } from '../config/load.js';
+import { type LoadedConfig, loadConfigFile, loadStatusView, maskConfig } from '../config/load.js';
 import { checkConfigFile } from './config-check.js';
 import { startDaemon } from './daemon.js';
 import { assertSchemaVersion, openDb } from './db/open.js';
@@ -18,7 +18,7 @@ import { packageVersion } from './package-info.js';
 import { databasePath, type Fulfillment, openRuntime, storeSummaries } from './runtime.js';
 import { runStandaloneSandbox, sandboxStoreSummaries } from './sandbox/sandbox-mode.js';
 import { AdminClient } from './server/admin-client.js';
-import { emptyStatus, formatStatus, readStatus, type Status } from './status.js';
+import { emptyStatus, formatStatus, readStatus, type Status, skuLine } from './status.js';
 
 /** `psnb2b-sync`: thin commands over the runtime. Exit codes: 0 ok, 1 failure, 2 bad usage or config. */
 
@@ -121,6 +121,7 @@ function printReport(r: CycleReport, json: boolean): void {
       `  ${s.store}: ${s.planned} planned, ${s.acknowledged} acknowledged, ${s.failed} failed, ${s.missing} not in shop, ${s.duplicate} duplicate SKU(s); ${s.calls.writes} write / ${s.calls.reads} read call(s)`,
     );
     if (s.error) lines.push(`    error: ${describeSafeError(s.error)}`);
+    lines.push(...skuLine('not in shop', s.missingSkus), ...skuLine('duplicate SKU', s.duplicateSkus));
     for (const p of s.plan ?? [])
       lines.push(`    ${p.sku}: ${p.previous ?? '(never pushed)'} → ${p.quantity}`);
   }
@@ -228,18 +229,19 @@ export function buildProgram(): Command {
 
   program
     .command('status')
-    .description('what the daemon knows: inventory, stores, alerts')
+    .description('what the daemon knows: inventory, stores, alerts (needs no secret)')
     .option('--json', 'one JSON object (the documented shape)')
     .action((o: { json?: boolean }, cmd: Command) => {
-      const loaded = load(cmd);
-      const file = dbFile(loaded);
+      const { view, baseDir } = loadStatusView(configFile(cmd.optsWithGlobals()));
+      const file = databasePath({ database: view.database, baseDir });
+      const stores = view.sandbox ? sandboxStoreSummaries() : view.storefronts;
       let status: Status;
-      if (!existsSync(file)) status = emptyStatus(storesOf(loaded));
+      if (!existsSync(file)) status = emptyStatus(stores);
       else {
         const db = openDb(file, { readonly: true });
         try {
           assertSchemaVersion(db);
-          status = readStatus(db, storesOf(loaded));
+          status = readStatus(db, stores);
         } finally {
           db.close();
         }

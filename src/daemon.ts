@@ -79,7 +79,10 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
   log.info(`listening on ${url} (healthz, admin API)`, { component: 'daemon' });
 
   const logCycle = (r: CycleReport) => {
-    if (r.outcome === 'pushed' && (r.changes > 0 || r.stores.some((s) => s.acknowledged + s.failed > 0))) {
+    if (
+      (r.outcome === 'pushed' || r.outcome === 'partial') &&
+      (r.changes > 0 || r.stores.some((s) => s.acknowledged + s.failed > 0))
+    ) {
       const acked = r.stores.reduce((a, s) => a + s.acknowledged, 0);
       log.info(
         `inventory: ${r.entries} entries, ${r.changes} changed at the supplier, ${acked} stock updates acknowledged (${r.supplierCalls} supplier calls)`,

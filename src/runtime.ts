@@ -56,8 +56,11 @@ export interface Fulfillment {
   pendingIntake(): number;
 }
 
-/** A `missing` SKU is asked about again after this long: the merchant may have added the product. */
-const MISSING_RECHECK_MS = 10 * 60_000;
+/**
+ * `missing` and `duplicate` SKUs are asked about again on every run (one lookup per 100 such
+ * SKUs): a product the merchant adds or fixes is picked up by the next run, not minutes later.
+ */
+const MISSING_RECHECK_MS = 0;
 /** The live supplier's per-item limit is not documented; the sandbox enforces 1,000. */
 const MAX_QTY_PER_ITEM = 1000;
 export const FULFILLMENT_OFF_ALERT = 'fulfillment-disabled';

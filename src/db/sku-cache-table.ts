@@ -65,3 +65,12 @@ export function skuState(db: Db, store: string, sku: string): SkuState | undefin
     .get(store, skuKey(sku)) as { state: SkuState } | undefined;
   return row?.state;
 }
+
+/** The SKUs of one state, as the shop spells them (sorted), for `status` to name them. */
+export function skusInState(db: Db, store: string, state: SkuState): string[] {
+  return (
+    db.prepare('SELECT sku FROM sku_cache WHERE store = ? AND state = ? ORDER BY sku').all(store, state) as {
+      sku: string;
+    }[]
+  ).map((r) => r.sku);
+}

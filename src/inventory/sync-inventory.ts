@@ -87,6 +87,9 @@ export interface StoreReport {
   acknowledged: number;
   missing: number;
   duplicate: number;
+  /** The SKUs behind `missing` and `duplicate`, by name. */
+  missingSkus: string[];
+  duplicateSkus: string[];
   failed: number;
   calls: CallCounts;
   error?: SafeError;
@@ -97,7 +100,8 @@ export interface StoreReport {
 }
 
 export interface CycleReport {
-  outcome: 'pushed' | 'held' | 'dry-run' | 'pull-failed';
+  /** `partial`: some store failed (it catches up from its checkpoint next run). */
+  outcome: 'pushed' | 'partial' | 'held' | 'dry-run' | 'pull-failed';
   entries: number;
   changes: number;
   supplierCalls: number;
@@ -220,7 +224,11 @@ export async function runInventoryCycle(
         : inLane(deps.lanes, store.name, push, opts.scheduled === true, deps.laneWaitMs ?? LANE_WAIT_MS);
     }),
   );
-  const outcome = opts.dryRun ? 'dry-run' : 'pushed';
+  const outcome = opts.dryRun
+    ? 'dry-run'
+    : reports.some((r) => r.error || r.failed > 0)
+      ? 'partial'
+      : 'pushed';
   return finish({ outcome, entries: next.length, changes, stores: reports, ...(note && { note }) });
 }
 
@@ -231,6 +239,8 @@ function laneReport(store: string, lane: 'busy' | 'in-flight'): StoreReport {
     acknowledged: 0,
     missing: 0,
     duplicate: 0,
+    missingSkus: [],
+    duplicateSkus: [],
     failed: 0,
     calls: { reads: 0, writes: 0 },
     lane,
@@ -286,6 +296,8 @@ async function syncStore(
     acknowledged: 0,
     missing: 0,
     duplicate: 0,
+    missingSkus: [],
+    duplicateSkus: [],
     failed: 0,
     calls: { reads: 0, writes: 0 },
   };
@@ -318,6 +330,8 @@ async function syncStore(
       acknowledged: out.acknowledged.length,
       missing: out.missing.length,
       duplicate: out.duplicate.length,
+      missingSkus: out.missing,
+      duplicateSkus: out.duplicate,
       failed: out.failed.length,
       calls: out.calls,
       ...(firstFailure && { error: firstFailure }),

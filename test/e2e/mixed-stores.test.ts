@@ -113,9 +113,10 @@ describe('a WooCommerce and a Shopify shop in one daemon', () => {
       alerts: { kind: string; subject: string }[];
       storefronts: { name: string; type: string }[];
     };
+    // The failing store first: it is what the operator must look at.
     expect(status.storefronts.map((s) => `${s.name}:${s.type}`)).toEqual([
-      'woo:woocommerce',
       'shopify:shopify',
+      'woo:woocommerce',
     ]);
     expect(status.alerts.some((al) => al.kind === 'store-push' && al.subject === 'shopify')).toBe(true);
 
