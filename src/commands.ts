@@ -75,9 +75,10 @@ async function mutate(
 ): Promise<CycleReport> {
   const admin = daemonAdmin(loaded);
   if (admin) return viaDaemon(admin);
-  const runtime = await openRuntime(loaded, commandLogger(loaded, 'info'));
+  const opts = inProcess({});
+  const runtime = await openRuntime(loaded, commandLogger(loaded, 'info'), { dryRun: opts.dryRun === true });
   try {
-    return await runtime.job.run(inProcess({}));
+    return await runtime.job.run(opts);
   } finally {
     await runtime.close();
   }
@@ -117,13 +118,21 @@ function printReport(r: CycleReport, json: boolean): void {
   ];
   if (r.error) lines.push(`  error: ${describeSafeError(r.error)}`);
   for (const s of r.stores) {
+    if (s.unreachable) {
+      lines.push(
+        `  ${s.store}: unreachable, nothing read or written (${s.planned} planned): ${s.error ? describeSafeError(s.error) : ''}`,
+      );
+      continue;
+    }
     lines.push(
       `  ${s.store}: ${s.planned} planned, ${s.acknowledged} acknowledged, ${s.failed} failed, ${s.missing} not in shop, ${s.duplicate} duplicate SKU(s); ${s.calls.writes} write / ${s.calls.reads} read call(s)`,
     );
     if (s.error) lines.push(`    error: ${describeSafeError(s.error)}`);
     lines.push(...skuLine('not in shop', s.missingSkus), ...skuLine('duplicate SKU', s.duplicateSkus));
-    for (const p of s.plan ?? [])
-      lines.push(`    ${p.sku}: ${p.previous ?? '(never pushed)'} → ${p.quantity}`);
+    for (const p of s.plan ?? []) {
+      const now = p.current ?? '(stock not managed)';
+      lines.push(`    ${p.sku}: ${now} → ${p.quantity}${p.current === p.quantity ? ' (already so)' : ''}`);
+    }
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -1,6 +1,6 @@
 import { AppError, type SafeError, type StorefrontError, toSafeError } from './errors.js';
 import { skuKey } from './sku.js';
-import type { CachedSku, CallCounts, StockTarget, StorefrontContext } from './storefront.js';
+import type { CachedSku, CallCounts, StockReading, StockTarget, StorefrontContext } from './storefront.js';
 
 /** The targets that share one SKU key (normally exactly one), with the quantity they agree on. */
 export interface Wanted {
@@ -48,6 +48,27 @@ export class PushTally {
     if (unreachable) this.unreachable ??= e;
     else this.reached = true;
   }
+}
+
+/** The SKUs to read, as wanted entries (a read has no target: quantity 0 is a placeholder). */
+export function readTargets(store: string, skus: readonly string[], tally: PushTally): Wanted[] {
+  return groupTargets(
+    store,
+    skus.map((sku) => ({ sku, quantity: 0 })),
+    tally,
+  );
+}
+
+/** A read's answer from its tally; throws when the store never answered (as a push does). */
+export function readingOf(tally: PushTally, quantities: StockReading['quantities']): StockReading {
+  if (!tally.reached && tally.unreachable) throw tally.unreachable;
+  return {
+    quantities,
+    missing: tally.missing,
+    duplicate: tally.duplicate,
+    failed: tally.failed,
+    calls: { ...tally.calls },
+  };
 }
 
 /**

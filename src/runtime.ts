@@ -4,7 +4,7 @@ import { storefrontFactories } from '../adapters/index.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Config, StorefrontConfig } from '../config/schema.js';
 import { raiseAlert, resolveAlert } from './alerts.js';
-import { type Db, migrate, openDb } from './db/open.js';
+import { type Db, migrate, openDb, openScratchCopy } from './db/open.js';
 import { acquireRunLock, currentHolder, releaseRunLock } from './db/run-lock.js';
 import { sqliteSkuCache } from './db/sku-cache-table.js';
 import { ConfigError, DatabaseError, describeSafeError, toSafeError } from './errors.js';
@@ -119,19 +119,50 @@ function withOrders(stores: readonly Storefront[]): Map<string, Storefront & { o
   return out;
 }
 
-export async function openRuntime(loaded: LoadedConfig, log: Logger): Promise<Runtime> {
+export interface RuntimeOptions {
+  /**
+   * A dry run plans against an in-memory copy of the database (an empty one if there is none):
+   * no file is created or written, no lock taken, and fulfillment does not start.
+   */
+  dryRun?: boolean;
+}
+
+export async function openRuntime(
+  loaded: LoadedConfig,
+  log: Logger,
+  opts: RuntimeOptions = {},
+): Promise<Runtime> {
   const { config, sandbox } = await resolveConfig(loaded, log);
-  let db: Db | undefined;
+  const file = databasePath(config);
+  let db: Db;
   try {
-    if (sandbox) resetSandboxDatabase(databasePath(config));
-    db = openDb(databasePath(config));
-    const lock = acquireRunLock(db, null);
+    if (opts.dryRun) db = openScratchCopy(file);
+    else {
+      if (sandbox) resetSandboxDatabase(file);
+      db = openDb(file);
+    }
+  } catch (e) {
+    await sandbox?.stop();
+    throw e;
+  }
+  return openWithDb(config, sandbox, log, db, opts.dryRun === true);
+}
+
+async function openWithDb(
+  config: Config,
+  sandbox: SandboxHandle | null,
+  log: Logger,
+  db: Db,
+  scratch: boolean,
+): Promise<Runtime> {
+  try {
+    const lock = scratch ? ({ ok: true } as const) : acquireRunLock(db, null);
     if (!lock.ok) {
       throw new DatabaseError(
         `another psnb2b-sync (pid ${lock.holder.pid} on ${lock.holder.hostname}) holds ${databasePath(config)}`,
       );
     }
-    if (lock.tookOverFrom) {
+    if ('tookOverFrom' in lock && lock.tookOverFrom) {
       log.warn(`took over the run lock from pid ${lock.tookOverFrom.pid}, which is no longer alive`, {
         component: 'runtime',
       });
@@ -153,7 +184,7 @@ export async function openRuntime(loaded: LoadedConfig, log: Logger): Promise<Ru
     const supplier = supplierClient();
     const inventorySupplier = supplierClient();
     const stores = await Promise.all(config.storefronts.map((s) => createStore(s, handle, log)));
-    const fulfillment = buildFulfillment(config, handle, supplier, stores, log);
+    const fulfillment = scratch ? null : buildFulfillment(config, handle, supplier, stores, log);
     const lanes = new StoreLanes();
     const job = new SerialJob<CycleOptions, CycleReport>(async (cycleOpts) => {
       // Orders are taken in right before every push, so a push never overwrites a sale the shop counted.
@@ -192,13 +223,13 @@ export async function openRuntime(loaded: LoadedConfig, log: Logger): Promise<Ru
         await lanes.idle();
         await fulfillment?.job.idle();
         await Promise.allSettled(stores.map((s) => s.close()));
-        releaseRunLock(handle);
+        if (!scratch) releaseRunLock(handle);
         handle.close();
         await sandbox?.stop();
       },
     };
   } catch (e) {
-    db?.close();
+    db.close();
     await sandbox?.stop();
     throw e;
   }

@@ -48,6 +48,16 @@ export interface PushOutcome {
   calls: CallCounts;
 }
 
+/** What a store shows now for some SKUs: read only, nothing written (`sync --dry-run`, `doctor`). */
+export interface StockReading {
+  /** Matched SKUs; `quantity` null when the shop does not manage that item's stock (or not at the location). */
+  quantities: { sku: string; quantity: number | null }[];
+  missing: string[];
+  duplicate: string[];
+  failed: { sku: string; error: SafeError }[];
+  calls: CallCounts;
+}
+
 export interface PushOptions {
   /** Called after each write call with the number of targets settled so far. */
   onProgress?: (settled: number, total: number) => void;
@@ -58,6 +68,8 @@ export interface Storefront {
   readonly type: string;
   /** Write these stock targets; never throws for per-SKU trouble, only for a store that is unreachable. */
   pushStock(targets: StockTarget[], options?: PushOptions): Promise<PushOutcome>;
+  /** Reads what the store shows for these SKUs, writing nothing; throws only for a store that is unreachable. */
+  readStock(skus: readonly string[]): Promise<StockReading>;
   /** Order intake and delivery (fulfillment). Optional until every adapter has it. */
   readonly orders?: ShopOrders;
   /** The shop's clock minus ours, from its last HTTP `Date` header, where the adapter tracks it. */

@@ -1,13 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import type { ShopifyStoreConfig } from '../../config/schema.js';
 import { type SafeError, StorefrontError, toSafeError } from '../../src/errors.js';
-import { groupTargets, PushTally, sortLookups, triageByCache, type Wanted } from '../../src/push-tally.js';
+import {
+  groupTargets,
+  PushTally,
+  readingOf,
+  readTargets,
+  sortLookups,
+  triageByCache,
+  type Wanted,
+} from '../../src/push-tally.js';
 import { skuKey } from '../../src/sku.js';
 import type {
   CachedSku,
   PushOptions,
   PushOutcome,
   ShopOrders,
+  StockReading,
   StockTarget,
   Storefront,
   StorefrontContext,
@@ -380,6 +389,19 @@ export class ShopifyStorefront implements Storefront {
     }
     progress();
     return this.outcome(state);
+  }
+
+  /** Searches every SKU (the cache is not trusted for a read): `available` at the stock location now. */
+  async readStock(skus: readonly string[]): Promise<StockReading> {
+    const state = new PushState(skus.length);
+    const wanted = readTargets(this.name, skus, state);
+    if (wanted.length === 0) return readingOf(state, []);
+    const location = await this.ensureLocation(state);
+    const current = await this.lookup(wanted, location.id, state);
+    return readingOf(
+      state,
+      current.map((c) => ({ sku: c.wanted.targets[0]?.sku ?? c.wanted.key, quantity: c.available })),
+    );
   }
 
   async close(): Promise<void> {

@@ -1,11 +1,20 @@
 import type { WooStoreConfig } from '../../config/schema.js';
 import { type SafeError, StorefrontError, toSafeError } from '../../src/errors.js';
-import { groupTargets, PushTally, sortLookups, triageByCache, type Wanted } from '../../src/push-tally.js';
+import {
+  groupTargets,
+  PushTally,
+  readingOf,
+  readTargets,
+  sortLookups,
+  triageByCache,
+  type Wanted,
+} from '../../src/push-tally.js';
 import { skuKey } from '../../src/sku.js';
 import type {
   PushOptions,
   PushOutcome,
   ShopOrders,
+  StockReading,
   StockTarget,
   Storefront,
   StorefrontContext,
@@ -42,6 +51,8 @@ interface WooLookupItem {
   sku: string;
   type: string;
   parent_id: number;
+  manage_stock?: unknown;
+  stock_quantity?: unknown;
 }
 
 interface WooBatchItem {
@@ -56,7 +67,7 @@ const BATCH_LIMIT = 100;
 const LOOKUP_SKUS = 100;
 /** Keep lookup URLs well under common 8 KB request-line limits (SKUs are repeated in the signature). */
 const LOOKUP_URL_CHARS = 3000;
-const LOOKUP_FIELDS = 'id,sku,type,parent_id';
+const LOOKUP_FIELDS = 'id,sku,type,parent_id,manage_stock,stock_quantity';
 const NOT_STOCK_CARRYING = new Set(['variable', 'grouped', 'external']);
 /** Per-item errors meaning "this id is not (or no longer) a product/variation you can write here". */
 const GONE_CODES = new Set([
@@ -85,6 +96,8 @@ function isLookupItem(v: unknown): v is WooLookupItem {
 interface Resolved {
   wanted: Wanted;
   ref: WooRef;
+  /** What the store showed when it was looked up (null: stock not managed); unknown for a cached ref. */
+  stock?: number | null;
 }
 
 /** Everything one push learns (the shared tally). */
@@ -192,6 +205,16 @@ export class WooCommerceStorefront implements Storefront {
     };
   }
 
+  /** Looks every SKU up (the cache is not trusted for a read): what the store shows now. */
+  async readStock(skus: readonly string[]): Promise<StockReading> {
+    const state = new PushState(skus.length);
+    const resolved = await this.lookup(readTargets(this.name, skus, state), state);
+    return readingOf(
+      state,
+      resolved.map((r) => ({ sku: r.wanted.targets[0]?.sku ?? r.wanted.key, quantity: r.stock ?? null })),
+    );
+  }
+
   async close(): Promise<void> {
     await this.client.close();
   }
@@ -265,7 +288,8 @@ export class WooCommerceStorefront implements Storefront {
         id: item.id,
         parentId: item.type === 'variation' && item.parent_id > 0 ? item.parent_id : null,
       };
-      resolved.push({ wanted: w, ref });
+      const managed = item.manage_stock === true && typeof item.stock_quantity === 'number';
+      resolved.push({ wanted: w, ref, stock: managed ? (item.stock_quantity as number) : null });
       return ref;
     });
     this.ctx.cache.set(entries);

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { DatabaseError } from '../errors.js';
@@ -25,6 +25,24 @@ export function openDb(file: string, opts: OpenOptions = {}): Db {
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
   }
+  return db;
+}
+
+/**
+ * An in-memory copy of the database file, or an empty database when there is none. Whatever is
+ * done to it never reaches the file (a dry run plans against it).
+ */
+export function openScratchCopy(file: string): Db {
+  let db: Db;
+  if (existsSync(file)) {
+    const source = openDb(file, { readonly: true });
+    try {
+      db = new Database(source.serialize());
+    } finally {
+      source.close();
+    }
+  } else db = new Database(':memory:');
+  db.pragma('foreign_keys = ON');
   return db;
 }
 

@@ -2,7 +2,7 @@ import { raiseAlert, resolveAlert } from '../alerts.js';
 import { type Db, immediate } from '../db/open.js';
 import { describeSafeError, type SafeError, toSafeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { SkuMapping } from '../sku.js';
+import { type SkuMapping, skuKey } from '../sku.js';
 import type { CallCounts, Storefront } from '../storefront.js';
 import { advanceCheckpoint, loadCheckpoint } from './checkpoints.js';
 import { decideAfterRecheck, type GuardSettings, judgePull } from './destructive-guard.js';
@@ -95,8 +95,16 @@ export interface StoreReport {
   error?: SafeError;
   /** `busy`: an earlier push was still running (skipped); `in-flight`: still pushing when the cycle ended. */
   lane?: 'busy' | 'in-flight';
-  /** Only for dry runs. */
-  plan?: PlannedPush[];
+  /** The store answered nothing at all (down, refused, timed out): its checkpoint is kept. */
+  unreachable?: true;
+  /** Only for dry runs: each write it would make, with what the store shows now. */
+  plan?: DryRunLine[];
+}
+
+/** A dry run's line: the target, the store's last acknowledged value, and what the store shows now. */
+export interface DryRunLine extends PlannedPush {
+  /** Read from the store; null when it does not manage that item's stock, or the SKU did not match. */
+  current: number | null;
 }
 
 export interface CycleReport {
@@ -301,7 +309,7 @@ async function syncStore(
     failed: 0,
     calls: { reads: 0, writes: 0 },
   };
-  if (opts.dryRun) return { ...empty, plan };
+  if (opts.dryRun) return readPlan(store, plan, empty);
   if (plan.length === 0) {
     markStore(deps.db, store, now(), null);
     return empty;
@@ -352,7 +360,31 @@ async function syncStore(
       component: 'inventory',
       store: store.name,
     });
-    return { ...empty, failed: plan.length, error };
+    return { ...empty, failed: plan.length, error, unreachable: true };
+  }
+}
+
+/** A dry run reads what the store shows for every SKU it would write; it writes nothing anywhere. */
+async function readPlan(store: Storefront, plan: PlannedPush[], empty: StoreReport): Promise<StoreReport> {
+  if (plan.length === 0) return { ...empty, plan: [] };
+  try {
+    const read = await store.readStock(plan.map((p) => p.sku));
+    const current = new Map(read.quantities.map((q) => [skuKey(q.sku), q.quantity]));
+    return {
+      ...empty,
+      missing: read.missing.length,
+      duplicate: read.duplicate.length,
+      missingSkus: read.missing,
+      duplicateSkus: read.duplicate,
+      failed: read.failed.length,
+      calls: read.calls,
+      ...(read.failed[0] && { error: read.failed[0].error }),
+      plan: plan
+        .filter((p) => current.has(skuKey(p.sku)))
+        .map((p) => ({ ...p, current: current.get(skuKey(p.sku)) ?? null })),
+    };
+  } catch (e) {
+    return { ...empty, failed: plan.length, error: toSafeError(e), unreachable: true, plan: [] };
   }
 }
 

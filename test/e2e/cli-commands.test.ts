@@ -29,7 +29,7 @@ afterAll(async () => {
 });
 
 describe('sync --dry-run', () => {
-  it('prints the plan and pushes nothing: the shop receives no request, the change stays pending', async () => {
+  it('prints the plan and pushes nothing: the shop is only read, the change stays pending', async () => {
     const { world, sync, cli, dbFile } = session;
     const shop = world.wooShop('shop-a').fake;
     const sku = world.skus[9] as string;
@@ -45,7 +45,9 @@ describe('sync --dry-run', () => {
       expect.objectContaining({ sku, quantity: 3, previous: was }),
     ]);
     expect(shop.writeCalls).toBe(writesBefore);
-    expect(shop.requests.length).toBe(requestsBefore);
+    // It read the shop (what it shows now), and only read.
+    expect(shop.requests.slice(requestsBefore).map((r) => r.method)).toContain('GET');
+    expect(shop.requests.slice(requestsBefore).every((r) => r.method === 'GET')).toBe(true);
     expect(shop.productBySku(sku)?.stock_quantity).toBe(was);
     expect(storeCheckpoint(dbFile, 'shop-a').get(sku)).toBe(was);
 

@@ -33,6 +33,15 @@ function store(name: string): Storefront & { release: () => void; pushes: number
         calls: { reads: 0, writes: 1 },
       };
     },
+    async readStock(skus: readonly string[]) {
+      return {
+        quantities: skus.map((sku) => ({ sku, quantity: 0 })),
+        missing: [],
+        duplicate: [],
+        failed: [],
+        calls: { reads: 1, writes: 0 },
+      };
+    },
     async close() {},
   };
   return s;
