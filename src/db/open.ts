@@ -37,7 +37,11 @@ export function openScratchCopy(file: string): Db {
   if (existsSync(file)) {
     const source = openDb(file, { readonly: true });
     try {
-      db = new Database(source.serialize());
+      const image = source.serialize();
+      // The file is in WAL mode (header bytes 18–19 = 2), which a memory database cannot open: read it as rollback-journal.
+      image[18] = 1;
+      image[19] = 1;
+      db = new Database(image);
     } finally {
       source.close();
     }
