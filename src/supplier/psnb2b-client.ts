@@ -6,7 +6,8 @@ import type { SupplierConfig } from '../../config/schema.js';
 import { AppError, type ProblemDetails, SupplierError, toSafeError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 import { maskCode, registerSecret } from '../redact.js';
-import type { PacerBucket, PacerTicket } from './pacer.js';
+import { networkErrorCodes, provesNotSent } from './network-errors.js';
+import { capBlockMs, type PacerBucket, type PacerTicket } from './pacer.js';
 import {
   type Balance,
   balanceSchema,
@@ -37,8 +38,8 @@ import {
  *
  * GETs are retried with jittered exponential backoff on 429, 5xx, network errors and bodies
  * that do not parse or do not fit the contract. POSTs follow the idempotency rules of the
- * design notes: only a failure that proves the request was never processed (connection
- * refused, DNS failure, 429) is sent again, unless the supplier is configured to honour
+ * design notes: only a failure that proves the request was never processed (an error raised
+ * before any byte left — network-errors.ts — or a 429) is sent again, unless the supplier is configured to honour
  * `Idempotency-Key`, in which case an unknown outcome is retried under the same key.
  */
 
@@ -139,9 +140,6 @@ type Attempt<T> =
   | { kind: 'rejected'; error: SupplierError }
   | { kind: 'not-sent'; error: SupplierError; retryAfterMs?: number }
   | { kind: 'unknown'; error: SupplierError };
-
-/** Connection failures that prove the request never reached the supplier. */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /** Something that looks like a gift-card code (`7QXK-M2PA-R9TD`): masked in supplier problem texts. */
 const CODE_LIKE = /\b[A-Z0-9]{4,5}(?:-[A-Z0-9]{4,5}){2,4}\b/g;
@@ -494,8 +492,8 @@ export class Psnb2bClient implements SupplierApi {
   }
 
   private networkFailure(ep: Endpoint, e: unknown): Attempt<never> {
-    const codes = errorCodes(e);
-    const notSent = codes.length > 0 && codes.every((c) => NOT_SENT_CODES.has(c));
+    const codes = networkErrorCodes(e);
+    const notSent = provesNotSent(e);
     if (!notSent) this.stats.calls++;
     const code = codes[0] ?? 'network error';
     const error = new SupplierError({
@@ -553,31 +551,17 @@ function problemFrom(text: string, bearerValues: readonly string[]): ProblemDeta
   return p;
 }
 
-/** `Retry-After` in seconds or as an HTTP date → ms from now; undefined when absent or unreadable. */
+/**
+ * `Retry-After` in seconds or as an HTTP date → ms from now, capped (pacer.ts): one bad header
+ * must not stop the supplier for days. Undefined when absent or unreadable.
+ */
 export function parseRetryAfter(header: unknown, nowMs: number): number | undefined {
   if (typeof header !== 'string' || header.trim() === '') return undefined;
   const h = header.trim();
-  if (/^\d+$/.test(h)) return Number(h) * 1000;
+  if (/^\d+$/.test(h)) return capBlockMs(Number(h) * 1000);
   const at = Date.parse(h);
   if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - nowMs);
-}
-
-/** Every error code on an error, its cause, and (Happy Eyeballs) each address tried. */
-function errorCodes(e: unknown): string[] {
-  const out: string[] = [];
-  const visit = (x: unknown, depth: number) => {
-    if (!x || typeof x !== 'object' || depth > 3) return;
-    const code = (x as { code?: unknown }).code;
-    if (typeof code === 'string' && code !== 'ERR_BAD_RESPONSE' && !out.includes(code)) out.push(code);
-    visit((x as { cause?: unknown }).cause, depth + 1);
-    const errors = (x as { errors?: unknown }).errors;
-    if (Array.isArray(errors)) for (const inner of errors) visit(inner, depth + 1);
-  };
-  visit(e, 0);
-  // An axios wrapper code on top of a precise socket code adds nothing.
-  const precise = out.filter((c) => c !== 'ERR_NETWORK');
-  return precise.length ? precise : out;
+  return capBlockMs(at - nowMs);
 }
 
 function isTimeout(codes: readonly string[]): boolean {
