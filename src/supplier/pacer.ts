@@ -38,6 +38,16 @@ export interface PacerStats {
 
 export const DEFAULT_WINDOW_MS = 60_000;
 
+/**
+ * The longest block a 429 can set: a `Retry-After` of days (a bad header, a misconfigured proxy)
+ * would otherwise stop every supplier call, across restarts since blocks are persisted.
+ */
+export const MAX_BLOCK_MS = 300_000;
+
+export function capBlockMs(ms: number): number {
+  return Math.min(MAX_BLOCK_MS, Math.max(0, ms));
+}
+
 /** One recorded send. Call `settle()` once the answer (or the error) is in; calling it again is harmless. */
 export interface PacerTicket {
   readonly bucket: PacerBucket;
@@ -98,16 +108,18 @@ export class Pacer {
     return mine;
   }
 
-  /** After a 429: no sends in `bucket` before `untilMs` (epoch ms). Never shortens a block. */
+  /** After a 429: no sends in `bucket` before `untilMs` (epoch ms, at most MAX_BLOCK_MS ahead). Never shortens a block. */
   blockUntil(bucket: PacerBucket, untilMs: number): void {
     if (!Number.isFinite(untilMs)) return;
+    const now = this.now();
+    const until = now + capBlockMs(untilMs - now);
     immediate(this.db, () => {
       this.db
         .prepare(
           `INSERT INTO pacer_blocks (bucket, until_ms) VALUES (?, ?)
-           ON CONFLICT (bucket) DO UPDATE SET until_ms = MAX(until_ms, excluded.until_ms)`,
+           ON CONFLICT (bucket) DO UPDATE SET until_ms = MIN(MAX(until_ms, excluded.until_ms), ?)`,
         )
-        .run(bucket, Math.ceil(untilMs));
+        .run(bucket, Math.ceil(until), Math.ceil(now + MAX_BLOCK_MS));
     });
   }
 
@@ -165,6 +177,9 @@ export class Pacer {
         .prepare('DELETE FROM pacer_sends WHERE bucket = ? AND at_ms <= ?')
         .run(bucket, now - this.windowMs);
       this.db.prepare('DELETE FROM pacer_blocks WHERE bucket = ? AND until_ms <= ?').run(bucket, now);
+      this.db
+        .prepare('UPDATE pacer_blocks SET until_ms = ? WHERE bucket = ? AND until_ms > ?')
+        .run(now + MAX_BLOCK_MS, bucket, now + MAX_BLOCK_MS);
       const delay = this.computeDelay(bucket, now);
       if (delay > 0) return { kind: 'wait' as const, waitMs: delay };
       const r = this.db.prepare('INSERT INTO pacer_sends (bucket, at_ms) VALUES (?, ?)').run(bucket, now);
@@ -176,7 +191,8 @@ export class Pacer {
     const block = this.db.prepare('SELECT until_ms FROM pacer_blocks WHERE bucket = ?').get(bucket) as
       | { until_ms: number }
       | undefined;
-    if (block && block.until_ms > now) return block.until_ms - now;
+    // Capped as read too: a block an earlier version stored uncapped.
+    if (block && block.until_ms > now) return Math.ceil(capBlockMs(block.until_ms - now));
     const limit = this.paced[bucket];
     // The send that must leave the window before another fits: the limit-th most recent one.
     const row = this.db

@@ -106,6 +106,23 @@ describe('Pacer rolling window', () => {
     expect(clock.t - start).toBe(5000);
   });
 
+  it('caps a block at 300 s, as stored and as read back (one bad Retry-After never stops the supplier)', () => {
+    const clock = fakeClock();
+    const file = tempDbFile();
+    const db = open(file);
+    const pacer = new Pacer({ db, limits: { general: 60, bulk: 10 }, ...clock });
+    pacer.blockUntil('general', clock.t + 999_999_000);
+    const stored = db.prepare('SELECT until_ms AS u FROM pacer_blocks WHERE bucket = ?').get('general') as {
+      u: number;
+    };
+    expect(stored.u).toBeLessThanOrEqual(clock.t + 300_000);
+    expect(pacer.delayFor('general')).toBeLessThanOrEqual(300_000);
+    // A block an earlier version persisted without a cap is read back capped too.
+    db.prepare('UPDATE pacer_blocks SET until_ms = ? WHERE bucket = ?').run(clock.t + 10 ** 12, 'general');
+    const reopened = new Pacer({ db: open(file), limits: { general: 60, bulk: 10 }, ...clock });
+    expect(reopened.delayFor('general')).toBeLessThanOrEqual(300_000);
+  });
+
   it('queues concurrent callers fairly: in order, and only the head sleeps', async () => {
     const clock = fakeClock();
     const pacer = new Pacer({

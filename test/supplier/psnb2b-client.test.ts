@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SupplierError, toSafeError } from '../../src/errors.js';
+import { parseRetryAfter } from '../../src/supplier/psnb2b-client.js';
 import { API_KEY, type Harness, startHarness, waitForStatus } from './client-harness.js';
 
 const open: Harness[] = [];
@@ -145,6 +146,13 @@ describe('rate limits', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(950);
     expect(h.client.stats).toEqual({ calls: 2, retries: 1, rateLimited: 1 });
     expect(h.sandbox.ledger().rateLimited).toBe(1);
+  });
+
+  it('caps Retry-After at 300 s, in seconds or as a date', () => {
+    const now = Date.parse('2026-12-06T12:00:00Z');
+    expect(parseRetryAfter('999999', now)).toBe(300_000);
+    expect(parseRetryAfter('Wed, 01 Jan 2031 00:00:00 GMT', now)).toBe(300_000);
+    expect(parseRetryAfter('7', now)).toBe(7_000);
   });
 
   it('retries a POST answered 429 (never processed) and buys once', async () => {
