@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { immediate } from '../db/open.js';
 import { describeSafeError, toSafeError, UsageError } from '../errors.js';
 import { maskCode } from '../redact.js';
+import { claimRequestSchema, MAX_CLAIM_DESCRIPTION } from '../supplier/wire.js';
 import type { FulfillmentContext } from './fulfillment-context.js';
 import { getLine } from './fulfillment-ledger.js';
 import { advance, assertInitial, type ClaimPoint } from './recovery-points.js';
@@ -31,12 +32,22 @@ export type ClaimOutcome =
   | { kind: 'refused'; reason: string }
   | { kind: 'failed'; reason: string };
 
-export async function fileClaim(ctx: FulfillmentContext, req: ClaimRequest): Promise<ClaimOutcome> {
-  const { db } = ctx;
-  const code = req.code.trim();
+/** The operator's input, checked before anything is looked up or recorded. */
+function checkClaimInput(code: string, req: ClaimRequest): void {
   if (!code) throw new UsageError('no code on stdin');
   if (!/^[A-Za-z0-9-]{3,64}$/.test(req.errorCode))
     throw new UsageError('--error-code: letters, digits and - only');
+  if (req.description !== undefined && req.description.length > MAX_CLAIM_DESCRIPTION) {
+    throw new UsageError(
+      `--description: at most ${MAX_CLAIM_DESCRIPTION} characters (got ${req.description.length})`,
+    );
+  }
+}
+
+export async function fileClaim(ctx: FulfillmentContext, req: ClaimRequest): Promise<ClaimOutcome> {
+  const { db } = ctx;
+  const code = req.code.trim();
+  checkClaimInput(code, req);
   const line = getLine(db, req.store, req.orderId, req.lineId);
   if (!line)
     return {
@@ -74,6 +85,18 @@ export async function fileClaim(ctx: FulfillmentContext, req: ClaimRequest): Pro
       reason: `the 7-day claim window for ${masked} closed at ${new Date(closesAt).toISOString()} (delivered by the supplier ${new Date(from).toISOString()})`,
     };
   }
+  const request = {
+    orderId: row.supplierOrderId,
+    code,
+    errorCode: req.errorCode,
+    ...(req.description && { description: req.description }),
+  };
+  // What the supplier would refuse to read is refused here, before a row is committed `sending`.
+  const wire = claimRequestSchema.safeParse(request);
+  if (!wire.success)
+    throw new UsageError(
+      `invalid claim: ${wire.error.issues[0]?.path.join('.')} ${wire.error.issues[0]?.message}`,
+    );
   const claim = existing ?? { id: randomUUID(), key: randomUUID() };
   immediate(db, () => {
     if (existing) {
@@ -100,15 +123,7 @@ export async function fileClaim(ctx: FulfillmentContext, req: ClaimRequest): Pro
       ctx.now(),
     );
   });
-  const result = await ctx.supplier.createClaim(
-    {
-      orderId: row.supplierOrderId,
-      code,
-      errorCode: req.errorCode,
-      ...(req.description && { description: req.description }),
-    },
-    { idempotencyKey: claim.key },
-  );
+  const result = await ctx.supplier.createClaim(request, { idempotencyKey: claim.key });
   const set = (state: ClaimPoint, supplierClaimId: string | null, error: unknown) =>
     immediate(db, () => {
       advance(db, 'claim', claim.id, 'sending', state);

@@ -234,11 +234,14 @@ export const createOrderRequestSchema = z.strictObject({
   reference: z.string().min(1).max(200).optional(),
 });
 
+/** The longest claim description the supplier reads. */
+export const MAX_CLAIM_DESCRIPTION = 2000;
+
 export const claimRequestSchema = z.strictObject({
   orderId: id,
   code: z.string().min(1, 'must not be empty'),
   errorCode: z.string().min(1, 'must not be empty'),
-  description: z.string().max(2000).optional(),
+  description: z.string().max(MAX_CLAIM_DESCRIPTION).optional(),
 });
 
 export type OrderItemRequest = z.infer<typeof orderItemRequestSchema>;

@@ -51,6 +51,22 @@ describe('claims', () => {
     expect(world.supplier.ledger().claims).toHaveLength(0);
   });
 
+  it('a description the supplier would refuse is rejected before anything is recorded', async () => {
+    const { world, placed, code, lineId } = await deliveredOrder();
+    const req = { store: 'shop-s', orderId: placed.orderId, lineId, code, errorCode: 'WC-40371-7' };
+    await expect(fileClaim(world.f.ctx, { ...req, description: 'x'.repeat(2001) })).rejects.toThrow(
+      /--description: at most 2000 characters/,
+    );
+    const rows = world.runtime.db.prepare('SELECT COUNT(*) AS n FROM claims').get() as { n: number };
+    expect(rows.n).toBe(0);
+    expect(world.supplier.ledger().claims).toHaveLength(0);
+    // Nothing stuck: the same claim with a description that fits is filed.
+    expect(await fileClaim(world.f.ctx, { ...req, description: 'no balance shown' })).toMatchObject({
+      kind: 'filed',
+    });
+    expect(world.supplier.ledger().claims).toHaveLength(1);
+  });
+
   it('refuses a code that was not delivered to that line', async () => {
     const { world, placed, lineId } = await deliveredOrder();
     const out = await fileClaim(world.f.ctx, {
