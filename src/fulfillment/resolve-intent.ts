@@ -1,9 +1,10 @@
 import { resolveAlert } from '../alerts.js';
-import { immediate } from '../db/open.js';
+import { type Db, immediate } from '../db/open.js';
 import { UsageError } from '../errors.js';
 import type { FulfillmentContext } from './fulfillment-context.js';
 import {
   getIntent,
+  type IntentRow,
   intentAllocations,
   linesInState,
   moveIntent,
@@ -31,10 +32,7 @@ export async function resolveIntent(
   catalog: CatalogView,
 ): Promise<string> {
   const { db } = ctx;
-  const intent = getIntent(db, intentId);
-  if (!intent) throw new UsageError(`no purchase intent ${intentId}`);
-  if (intent.state !== 'parked')
-    throw new UsageError(`intent ${intentId} is ${intent.state}, not parked: nothing to resolve`);
+  const intent = parkedIntent(db, intentId);
   const now = ctx.now();
   const clear = () => {
     resolveAlert(db, 'intent-parked', intentId, now);
@@ -48,11 +46,13 @@ export async function resolveIntent(
           `supplier order ${order.id} carries reference ${order.reference}, not this intent's ${intent.idempotencyKey}`,
         );
       }
-      const owner = db
-        .prepare('SELECT id FROM purchase_intents WHERE supplier_order_id = ? AND id != ?')
-        .get(order.id, intentId) as { id: string } | undefined;
-      if (owner) throw new UsageError(`supplier order ${order.id} already belongs to intent ${owner.id}`);
       immediate(db, () => {
+        // Checked again after the await: another decision (or the pipeline) may have moved it.
+        parkedIntent(db, intentId);
+        const owner = db
+          .prepare('SELECT id FROM purchase_intents WHERE supplier_order_id = ? AND id != ?')
+          .get(order.id, intentId) as { id: string } | undefined;
+        if (owner) throw new UsageError(`supplier order ${order.id} already belongs to intent ${owner.id}`);
         moveIntent(
           db,
           intent,
@@ -71,6 +71,7 @@ export async function resolveIntent(
     }
     case 'rebuy': {
       const next = immediate(db, () => {
+        parkedIntent(db, intentId);
         clear();
         return supersedeIntent(db, intent, intentAllocations(db, intentId), catalog.priceCents, now);
       });
@@ -81,6 +82,7 @@ export async function resolveIntent(
     case 'abandon': {
       const lines = new Set(intentAllocations(db, intentId).map((a) => a.line));
       immediate(db, () => {
+        parkedIntent(db, intentId);
         moveIntent(db, intent, 'abandoned', {}, now);
         for (const l of linesInState(db, ...OWED_LINE_POINTS)) {
           if (lines.has(l.id)) moveLine(db, l, 'held', now, { holdReason: 'abandoned' });
@@ -90,4 +92,13 @@ export async function resolveIntent(
       return `intent ${intentId} abandoned; its ${lines.size} line(s) are held for you`;
     }
   }
+}
+
+/** The intent, if it is still parked; otherwise a clear refusal. Read inside every transaction that decides. */
+function parkedIntent(db: Db, intentId: string): IntentRow {
+  const intent = getIntent(db, intentId);
+  if (!intent) throw new UsageError(`no purchase intent ${intentId}`);
+  if (intent.state !== 'parked')
+    throw new UsageError(`intent ${intentId} is ${intent.state}, not parked: nothing to resolve`);
+  return intent;
 }
