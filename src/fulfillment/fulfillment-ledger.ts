@@ -300,7 +300,10 @@ export function intentAllocations(
 
 /**
  * A purchase intent: items frozen and a random UUID as idempotency key and reference, committed
- * before the supplier is called.
+ * before the supplier is called. What each line still needs is measured here, inside the
+ * transaction that creates the intent, so a buyer that planned before another committed (a
+ * second pass, a second daemon) never buys a line twice: allocations are cut to that need, and
+ * nothing is created (null) when no line needs anything. Call inside a transaction.
  */
 export function createIntent(
   db: Db,
@@ -309,9 +312,11 @@ export function createIntent(
     priceCents: ReadonlyMap<string, number>;
   },
   now: number,
-): IntentRow {
+): IntentRow | null {
+  const allocations = stillNeeded(db, args.allocations);
+  if (allocations.length === 0) return null;
   const qty = new Map<string, number>();
-  for (const a of args.allocations) qty.set(a.entryKey, (qty.get(a.entryKey) ?? 0) + a.units);
+  for (const a of allocations) qty.set(a.entryKey, (qty.get(a.entryKey) ?? 0) + a.units);
   const items: IntentItem[] = [...qty.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([entryKey, q]) => ({ ...parseEntryKey(entryKey), qty: q, entryKey }));
@@ -323,8 +328,26 @@ export function createIntent(
      VALUES (?, ?, 'created', ?, ?, ?, ?)`,
   ).run(id, randomUUID(), JSON.stringify(items), totalCents, now, now);
   const ins = db.prepare('INSERT INTO intent_lines (intent_id, line, entry_key, units) VALUES (?, ?, ?, ?)');
-  for (const a of args.allocations) ins.run(id, a.line, a.entryKey, a.units);
+  for (const a of allocations) ins.run(id, a.line, a.entryKey, a.units);
   return getIntent(db, id) as IntentRow;
+}
+
+/** Each allocation cut to what its line still needs now (nothing for a line no longer owed). */
+function stillNeeded(
+  db: Db,
+  allocations: readonly { line: number; entryKey: string; units: number }[],
+): { line: number; entryKey: string; units: number }[] {
+  const out: { line: number; entryKey: string; units: number }[] = [];
+  const taken = new Map<number, number>();
+  for (const a of allocations) {
+    const line = lineById(db, a.line);
+    const left = line && isOwed(line) ? unitsNeeded(db, line) - (taken.get(a.line) ?? 0) : 0;
+    const units = Math.min(a.units, left);
+    if (units <= 0) continue;
+    taken.set(a.line, (taken.get(a.line) ?? 0) + units);
+    out.push({ ...a, units });
+  }
+  return out;
 }
 
 /**
@@ -342,16 +365,8 @@ export function supersedeIntent(
 ): IntentRow | null {
   // Superseded first, so its units no longer count as in flight when the need is measured.
   advance(db, 'intent', old.id, old.state, 'superseded', now);
-  const oldId = old.id;
-  const still: { line: number; entryKey: string; units: number }[] = [];
-  for (const a of allocations) {
-    const line = lineById(db, a.line);
-    const units = line && isOwed(line) ? Math.min(a.units, unitsNeeded(db, line)) : 0;
-    if (units > 0) still.push({ ...a, units });
-  }
-  if (still.length === 0) return null;
-  const next = createIntent(db, { allocations: still, priceCents }, now);
-  db.prepare('UPDATE purchase_intents SET superseded_by = ? WHERE id = ?').run(next.id, oldId);
+  const next = createIntent(db, { allocations, priceCents }, now);
+  if (next) db.prepare('UPDATE purchase_intents SET superseded_by = ? WHERE id = ?').run(next.id, old.id);
   return next;
 }
 

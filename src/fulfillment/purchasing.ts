@@ -229,9 +229,11 @@ export async function purchase(
       { allocations: allocations.filter((a) => bought.has(a.line)), priceCents: catalog.priceCents },
       ctx.now(),
     );
-    setIntent(db, created.id, { balanceBeforeCents: balance }, ctx.now());
+    if (created) setIntent(db, created.id, { balanceBeforeCents: balance }, ctx.now());
     return created;
   });
+  // Null: another buyer covered these lines while this one awaited the shop and the balance.
+  if (!intent) return { intents: 0, pooled };
   await send(ctx, intent.id, catalog);
   return { intents: 1, pooled };
 }

@@ -70,6 +70,7 @@ function seedIntent(world: FulfillmentWorld, point: 'created' | 'sending') {
       { allocations, priceCents: catalogView(world.f.ctx).priceCents },
       Date.now(),
     );
+    if (!intent) throw new Error('the open lines needed nothing');
     if (point === 'sending')
       moveIntent(db, intent, 'sending', { attempts: 1, sentAt: Date.now() }, Date.now());
     return intent;
