@@ -1,7 +1,7 @@
 import cron from 'node-cron';
 import type { LoadedConfig } from '../config/load.js';
 import { portInUse } from './config-check.js';
-import { HEARTBEAT_MS, heartbeat } from './db/run-lock.js';
+import { HEARTBEAT_MS, heartbeat, type LockOwner, setAdminUrl } from './db/run-lock.js';
 import { ConfigError, describeSafeError, toSafeError } from './errors.js';
 import { hasWork } from './fulfillment/fulfillment-job.js';
 import type { CycleReport } from './inventory/sync-inventory.js';
@@ -75,7 +75,9 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
     }
     throw e;
   }
-  db.prepare('UPDATE run_lock SET admin_url = ? WHERE id = 1 AND pid = ?').run(url, process.pid);
+  // The daemon never runs on a dry run's scratch copy: it always holds the lock.
+  const lockOwner = runtime.lockOwner as LockOwner;
+  setAdminUrl(db, lockOwner, url);
   log.info(`listening on ${url} (healthz, admin API)`, { component: 'daemon' });
 
   const logCycle = (r: CycleReport) => {
@@ -140,7 +142,7 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
   }
   const beat = setInterval(() => {
     checkStoreClocks(db, runtime.stores);
-    if (!heartbeat(db)) {
+    if (!heartbeat(db, lockOwner)) {
       log.error('lost the run lock to another process; stopping', { component: 'daemon' });
       void handle.stop().then(() => process.exit(1));
     }

@@ -5,7 +5,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { Config, StorefrontConfig } from '../config/schema.js';
 import { raiseAlert, resolveAlert } from './alerts.js';
 import { type Db, migrate, openDb, openScratchCopy } from './db/open.js';
-import { acquireRunLock, currentHolder, releaseRunLock } from './db/run-lock.js';
+import { acquireRunLock, currentHolder, type LockOwner, releaseRunLock } from './db/run-lock.js';
 import { sqliteSkuCache } from './db/sku-cache-table.js';
 import { ConfigError, DatabaseError, describeSafeError, toSafeError } from './errors.js';
 import { CodeVault, parseCodesKey } from './fulfillment/code-vault.js';
@@ -36,6 +36,8 @@ import { Psnb2bClient } from './supplier/psnb2b-client.js';
 export interface Runtime {
   config: Config;
   db: Db;
+  /** This runtime's hold on the run lock (heartbeat, release); null for a dry run's scratch copy. */
+  lockOwner: LockOwner | null;
   log: Logger;
   /** The client of purchases, claims and the balance (inventory has its own, on the same pacer). */
   supplier: Psnb2bClient;
@@ -156,17 +158,21 @@ async function openWithDb(
   scratch: boolean,
 ): Promise<Runtime> {
   try {
-    const lock = scratch ? ({ ok: true } as const) : acquireRunLock(db, null);
-    if (!lock.ok) {
+    // A dry run works on a scratch copy: no lock.
+    const lock = scratch ? null : acquireRunLock(db, null);
+    if (lock && !lock.ok) {
       throw new DatabaseError(
         `another psnb2b-sync (pid ${lock.holder.pid} on ${lock.holder.hostname}) holds ${databasePath(config)}`,
       );
     }
-    if ('tookOverFrom' in lock && lock.tookOverFrom) {
-      log.warn(`took over the run lock from pid ${lock.tookOverFrom.pid}, which is no longer alive`, {
-        component: 'runtime',
-      });
+    if (lock?.ok && lock.tookOverFrom) {
+      const from = lock.tookOverFrom;
+      log.warn(
+        `took over the run lock from pid ${from.pid} on ${from.hostname}, which is no longer alive (its heartbeat was ${Math.round((Date.now() - from.heartbeatAt) / 1000)} s old)`,
+        { component: 'runtime' },
+      );
     }
+    const lockOwner = lock?.ok ? lock.owner : null;
     migrate(db);
     const handle = db;
     const pacer = new Pacer({
@@ -212,6 +218,7 @@ async function openWithDb(
     return {
       config,
       db,
+      lockOwner,
       log,
       supplier,
       stores,
@@ -223,7 +230,7 @@ async function openWithDb(
         await lanes.idle();
         await fulfillment?.job.idle();
         await Promise.allSettled(stores.map((s) => s.close()));
-        if (!scratch) releaseRunLock(handle);
+        if (lockOwner) releaseRunLock(handle, lockOwner);
         handle.close();
         await sandbox?.stop();
       },
