@@ -4,6 +4,7 @@ import { portInUse } from './config-check.js';
 import { HEARTBEAT_MS, heartbeat, type LockOwner, setAdminUrl } from './db/run-lock.js';
 import { ConfigError, describeSafeError, toSafeError } from './errors.js';
 import { hasWork } from './fulfillment/fulfillment-job.js';
+import { every, guardedTick } from './guarded-timers.js';
 import type { CycleReport } from './inventory/sync-inventory.js';
 import type { Logger } from './log.js';
 import { checkStoreClocks, openRuntime, type Runtime, storeSummaries } from './runtime.js';
@@ -92,36 +93,36 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
       );
     }
   };
+  // A tick returns its run: a run that rejects (a database error, not a supplier outage, which a
+  // cycle records itself) fails its timer, with an alert, until a later run succeeds.
   const inventoryTick = () => {
     const run = job.tick({ scheduled: true });
     if (!run) {
       log.debug('inventory run still in flight; tick skipped', { component: 'inventory' });
       return;
     }
-    run.then(logCycle, (e) =>
-      log.error(`inventory cycle failed: ${describeSafeError(toSafeError(e))}`, { component: 'inventory' }),
-    );
+    return run.then(logCycle);
   };
 
+  const timers = { db, log };
+  const guardedInventory = guardedTick(timers, 'inventory', inventoryTick);
   const tasks = [
-    cron.schedule(config.schedule.inventory, inventoryTick, { name: 'inventory', noOverlap: true }),
+    cron.schedule(config.schedule.inventory, guardedInventory, {
+      name: 'inventory',
+      noOverlap: true,
+    }),
   ];
+  const intervals: NodeJS.Timeout[] = [];
   const fulfillment = runtime.fulfillment;
-  let worker: NodeJS.Timeout | undefined;
   if (fulfillment) {
-    const ordersTick = () => {
-      const run = fulfillment.job.tick({ poll: true });
-      run?.catch((e) =>
-        log.error(`fulfillment pass failed: ${describeSafeError(toSafeError(e))}`, {
-          component: 'fulfillment',
-        }),
-      );
-    };
-    tasks.push(cron.schedule(config.schedule.orders, ordersTick, { name: 'orders', noOverlap: true }));
+    const guardedOrders = guardedTick(timers, 'orders', () => fulfillment.job.tick({ poll: true }));
+    tasks.push(cron.schedule(config.schedule.orders, guardedOrders, { name: 'orders', noOverlap: true }));
     // Between polls, work in flight (batch windows, supplier orders, deliveries) moves on promptly.
-    worker = setInterval(() => {
-      if (hasWork(fulfillment.ctx) || fulfillment.pendingIntake() > 0) fulfillment.kick();
-    }, WORKER_TICK_MS);
+    intervals.push(
+      every(timers, 'worker', WORKER_TICK_MS, () => {
+        if (hasWork(fulfillment.ctx) || fulfillment.pendingIntake() > 0) fulfillment.kick();
+      }),
+    );
     const publicUrl = config.server.publicUrl;
     if (publicUrl) {
       for (const store of fulfillment.ctx.stores.values()) {
@@ -138,18 +139,19 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
         );
       }
     }
-    ordersTick();
+    guardedOrders();
   }
-  const beat = setInterval(() => {
-    checkStoreClocks(db, runtime.stores);
-    if (!heartbeat(db, lockOwner)) {
-      log.error('lost the run lock to another process; stopping', { component: 'daemon' });
-      void handle.stop().then(() => process.exit(1));
-    }
-  }, HEARTBEAT_MS);
-  beat.unref();
+  intervals.push(
+    every(timers, 'heartbeat', HEARTBEAT_MS, () => {
+      if (!heartbeat(db, lockOwner)) {
+        log.error('lost the run lock to another process; stopping', { component: 'daemon' });
+        void handle.stop().finally(() => process.exit(1));
+      }
+    }),
+    every(timers, 'clock-check', HEARTBEAT_MS, () => checkStoreClocks(db, runtime.stores)),
+  );
   // node-cron 4 has no run-on-start.
-  inventoryTick();
+  guardedInventory();
 
   let stopping: Promise<void> | null = null;
   const handle: DaemonHandle = {
@@ -158,8 +160,7 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
     stop() {
       stopping ??= (async () => {
         for (const t of tasks) await t.stop();
-        clearInterval(beat);
-        clearInterval(worker);
+        for (const t of intervals) clearInterval(t);
         await job.idle();
         await fulfillment?.job.idle();
         await http.stop();
