@@ -121,6 +121,14 @@ export const fulfillmentSchema = z.strictObject({
   limits: limitsSchema.default(limitsSchema.parse({})),
 });
 
+/** How long the reaper keeps what only records the past (src/db/reaper.ts). */
+export const retentionSchema = z.strictObject({
+  /** Webhook event ids, sync runs, resolved alerts and dead intents older than this are deleted. */
+  days: z.number().int().min(1).default(30),
+  /** A delivered code's ciphertext is erased this long after its claim window closed (hash and mask stay). */
+  codesDays: z.number().int().min(1).default(90),
+});
+
 export const sandboxSchema = z.strictObject({
   /** Where generated keys live; relative to the config file. */
   dataDir: z.string().default('./data'),
@@ -160,6 +168,7 @@ export const configSchema = z
     catalog: catalogSchema.default(catalogSchema.parse({})),
     fulfillment: fulfillmentSchema.default(fulfillmentSchema.parse({})),
     storefronts: z.array(storefrontSchema).default([]),
+    retention: retentionSchema.default(retentionSchema.parse({})),
     sandbox: sandboxSchema.nullable().optional(),
     log: logSchema.default(logSchema.parse({})),
   })

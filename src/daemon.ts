@@ -1,6 +1,7 @@
 import cron from 'node-cron';
 import type { LoadedConfig } from '../config/load.js';
 import { portInUse } from './config-check.js';
+import { Reaper } from './db/reaper.js';
 import { HEARTBEAT_MS, heartbeat, type LockOwner, setAdminUrl } from './db/run-lock.js';
 import { ConfigError, describeSafeError, toSafeError } from './errors.js';
 import { hasWork } from './fulfillment/fulfillment-job.js';
@@ -15,6 +16,8 @@ import { readStatus } from './status.js';
 
 /** How often work in flight is moved on between order polls. */
 const WORKER_TICK_MS = 1_000;
+/** The reaper runs at start and then hourly. */
+const REAP_EVERY_MS = 3_600_000;
 
 /**
  * `psnb2b-sync run`: the always-on process. It holds the run lock, serves the admin API and
@@ -105,6 +108,7 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
   };
 
   const timers = { db, log };
+  const reaper = new Reaper(db, config.retention);
   const guardedInventory = guardedTick(timers, 'inventory', inventoryTick);
   const tasks = [
     cron.schedule(config.schedule.inventory, guardedInventory, {
@@ -149,6 +153,7 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
       }
     }),
     every(timers, 'clock-check', HEARTBEAT_MS, () => checkStoreClocks(db, runtime.stores)),
+    every(timers, 'reaper', REAP_EVERY_MS, () => reap(reaper, log), { atStart: true }),
   );
   // node-cron 4 has no run-on-start.
   guardedInventory();
@@ -171,4 +176,14 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
     },
   };
   return handle;
+}
+
+function reap(reaper: Reaper, log: Logger): void {
+  const r = reaper.runOnce();
+  if (Object.values(r).some((n) => n > 0)) {
+    log.info(
+      `reaper: deleted ${r.webhookEvents} webhook events, ${r.syncRuns} sync runs, ${r.alerts} resolved alerts and ${r.intents} dead intents; erased ${r.codesErased} old codes`,
+      { component: 'reaper' },
+    );
+  }
 }

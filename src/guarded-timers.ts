@@ -79,9 +79,20 @@ export function guardedTick(deps: TimerDeps, name: string, tick: () => unknown):
   };
 }
 
-/** `setInterval` of a guarded tick; unref'd, so it never holds a stopping process open. */
-export function every(deps: TimerDeps, name: string, ms: number, tick: () => unknown): NodeJS.Timeout {
-  const timer = setInterval(guardedTick(deps, name, tick), ms);
+/**
+ * `setInterval` of a guarded tick, optionally run once at once too (sharing its failure state);
+ * unref'd, so it never holds a stopping process open.
+ */
+export function every(
+  deps: TimerDeps,
+  name: string,
+  ms: number,
+  tick: () => unknown,
+  opts: { atStart?: boolean } = {},
+): NodeJS.Timeout {
+  const guarded = guardedTick(deps, name, tick);
+  const timer = setInterval(guarded, ms);
   timer.unref();
+  if (opts.atStart) guarded();
   return timer;
 }

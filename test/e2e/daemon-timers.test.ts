@@ -105,4 +105,19 @@ describe('timers never kill the daemon', () => {
     const health = await fetch(`${await daemon.ready()}/healthz`);
     expect(health.status).toBe(200);
   });
+
+  it('the reaper runs at start: an old webhook event id is gone after a restart', async () => {
+    daemon.signal('SIGTERM');
+    expect((await daemon.exit()).code).toBe(0);
+    writeDb(dbFile, (db) =>
+      db
+        .prepare('INSERT INTO webhook_events (source, event_id, subject, received_at) VALUES (?, ?, ?, ?)')
+        .run('shop-a', 'evt-from-last-year', 'order 1', Date.now() - 365 * 86_400_000),
+    );
+    daemon = (await startDaemonProcess(configPath, { log: output })).daemon;
+    await daemon.waitForLog(/^reaper: deleted 1 webhook events/);
+    expect(withDb(dbFile, (db) => db.prepare('SELECT COUNT(*) AS n FROM webhook_events').get())).toEqual({
+      n: 0,
+    });
+  });
 });
