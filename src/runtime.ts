@@ -5,7 +5,13 @@ import type { LoadedConfig } from '../config/load.js';
 import type { Config, StorefrontConfig } from '../config/schema.js';
 import { raiseAlert, resolveAlert } from './alerts.js';
 import { type Db, migrate, openDb, openScratchCopy } from './db/open.js';
-import { acquireRunLock, currentHolder, type LockOwner, releaseRunLock } from './db/run-lock.js';
+import {
+  acquireRunLock,
+  currentHolder,
+  heldByThisProcess,
+  type LockOwner,
+  releaseRunLock,
+} from './db/run-lock.js';
 import { sqliteSkuCache } from './db/sku-cache-table.js';
 import { ConfigError, DatabaseError, describeSafeError, toSafeError } from './errors.js';
 import { CodeVault, parseCodesKey } from './fulfillment/code-vault.js';
@@ -91,7 +97,7 @@ function resetSandboxDatabase(file: string): void {
   const probe = openDb(file);
   const holder = currentHolder(probe);
   probe.close();
-  if (holder && holder.pid !== process.pid) {
+  if (holder && !heldByThisProcess(holder)) {
     throw new DatabaseError(`another psnb2b-sync (pid ${holder.pid} on ${holder.hostname}) holds ${file}`);
   }
   for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });

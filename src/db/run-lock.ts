@@ -128,13 +128,17 @@ export function isHolderAlive(h: LockHolder, me: LockOwner, now = Date.now()): b
   return h.pid !== me.pid && pidAlive(h.pid);
 }
 
+/** Whether `h` is this very process (on this host: a pid alone could be another container's). */
+export function heldByThisProcess(h: LockOwner): boolean {
+  const me = newLockOwner();
+  return sameHost(h, me) && h.pid === me.pid;
+}
+
 /** The live holder, if any (this process included), for readers: status, the CLI. */
 export function currentHolder(db: Db, now = Date.now()): LockHolder | undefined {
   const h = readHolder(db);
   if (!h) return undefined;
-  const me = { ...newLockOwner(), nonce: '' };
-  const thisProcess = sameHost(h, me) && h.pid === me.pid;
-  return thisProcess || isHolderAlive(h, me, now) ? h : undefined;
+  return heldByThisProcess(h) || isHolderAlive(h, newLockOwner(), now) ? h : undefined;
 }
 
 export type AcquireResult =

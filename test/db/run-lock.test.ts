@@ -7,6 +7,7 @@ import {
   acquireRunLock,
   currentHolder,
   heartbeat,
+  heldByThisProcess,
   type LockOwner,
   STALE_AFTER_MS,
 } from '../../src/db/run-lock.js';
@@ -97,5 +98,13 @@ describe('run lock across hosts', () => {
     expect(taken).toMatchObject({ ok: true, tookOverFrom: { nonce: 'nonce-a' } });
     // The first daemon learns at its next beat that the lock is gone, and stops.
     expect(heartbeat(db, a, later + 1_000)).toBe(false);
+  });
+
+  it('a holder on another host is never taken for this process, even with our pid', () => {
+    const db = tempDb();
+    otherHostHolds(db, Date.now());
+    const holder = currentHolder(db);
+    expect(holder?.pid).toBe(process.pid);
+    expect(heldByThisProcess(holder as LockOwner)).toBe(false);
   });
 });
