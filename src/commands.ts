@@ -18,6 +18,7 @@ import { packageVersion } from './package-info.js';
 import { databasePath, type Fulfillment, openRuntime, storeSummaries } from './runtime.js';
 import { runStandaloneSandbox, sandboxStoreSummaries } from './sandbox/sandbox-mode.js';
 import { AdminClient } from './server/admin-client.js';
+import { readAdminToken } from './server/admin-token.js';
 import { emptyStatus, formatStatus, readStatus, type Status, skuLine } from './status.js';
 
 /** `psnb2b-sync`: thin commands over the runtime. Exit codes: 0 ok, 1 failure, 2 bad usage or config. */
@@ -59,7 +60,7 @@ function daemonAdmin(loaded: LoadedConfig): AdminClient | null {
   try {
     const holder = currentHolder(db);
     if (!holder?.adminUrl) return null;
-    return new AdminClient(holder.adminUrl, loaded.raw.server.adminToken);
+    return new AdminClient(holder.adminUrl, readAdminToken(loaded.raw.server.adminToken, file));
   } catch {
     return null;
   } finally {

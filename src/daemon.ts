@@ -8,9 +8,10 @@ import { hasWork } from './fulfillment/fulfillment-job.js';
 import { every, guardedTick } from './guarded-timers.js';
 import type { CycleReport } from './inventory/sync-inventory.js';
 import type { Logger } from './log.js';
-import { checkStoreClocks, openRuntime, type Runtime, storeSummaries } from './runtime.js';
+import { checkStoreClocks, databasePath, openRuntime, type Runtime, storeSummaries } from './runtime.js';
 import { adminRoutes } from './server/admin-routes.js';
-import { HttpServer, isLoopback } from './server/http-server.js';
+import { loadOrCreateAdminToken } from './server/admin-token.js';
+import { HttpServer } from './server/http-server.js';
 import { webhookRoutes } from './server/webhook-routes.js';
 import { readStatus } from './status.js';
 
@@ -32,19 +33,20 @@ export interface DaemonHandle {
 }
 
 export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<DaemonHandle> {
-  const { server: serverCfg } = loaded.raw;
-  if (!isLoopback(serverCfg.host) && !serverCfg.adminToken) {
-    throw new ConfigError(
-      'server.adminToken',
-      `is required when server.host (${serverCfg.host}) is not a loopback address`,
-    );
-  }
   const runtime = await openRuntime(loaded, log);
   const { db, config, job } = runtime;
+  let adminToken: string;
+  try {
+    adminToken = loadOrCreateAdminToken(config.server.adminToken, databasePath(config), log);
+  } catch (e) {
+    await runtime.close();
+    throw e;
+  }
   const http = new HttpServer({
     host: config.server.host,
     port: config.server.port,
-    adminToken: config.server.adminToken,
+    adminToken,
+    publicUrl: config.server.publicUrl,
     log,
     routes: [
       {

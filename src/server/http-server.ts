@@ -1,19 +1,21 @@
-import { timingSafeEqual } from 'node:crypto';
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { AppError, toSafeError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { type AdminRefusal, adminRefusal } from './admin-rules.js';
 
 /**
- * The daemon's HTTP surface: `/healthz`, the bearer-token admin API the CLI uses while a
- * daemon holds the lock, and webhook routes. Every handler receives the raw body as bytes,
- * because webhook signatures are computed over exactly those bytes.
+ * The daemon's HTTP surface on fastify: `/healthz`, the bearer-token admin API the CLI uses
+ * while a daemon holds the lock, and webhook routes. Every handler receives the raw body as
+ * bytes, because webhook signatures are computed over exactly those bytes. The admin rules
+ * (token, Host, JSON only) run once, in an `onRequest` hook, before any body is read.
  */
 
 export interface HttpRequest {
   method: string;
   path: string;
-  query: URLSearchParams;
   headers: http.IncomingHttpHeaders;
   rawBody: Buffer;
   /** Route parameters (`:store`). */
@@ -27,140 +29,124 @@ export type HttpReply =
 
 export interface Route {
   method: 'GET' | 'POST';
-  /** `/webhooks/woocommerce/:store` style; `:name` matches one path segment. */
+  /** `/webhooks/:type/:store` style; `:name` matches one path segment. */
   path: string;
-  /** Admin routes require `server.adminToken` when one is configured. */
+  /** Admin routes need the bearer token, a trusted Host and JSON bodies. */
   admin?: boolean;
   handle: (req: HttpRequest) => Promise<HttpReply> | HttpReply;
 }
 
 const MAX_BODY = 1024 * 1024;
 
-function matchPath(pattern: string, path: string): Record<string, string> | null {
-  const a = pattern.split('/');
-  const b = path.split('/');
-  if (a.length !== b.length) return null;
-  const params: Record<string, string> = {};
-  for (let i = 0; i < a.length; i++) {
-    const p = a[i] as string;
-    const v = b[i] as string;
-    if (p.startsWith(':')) params[p.slice(1)] = decodeURIComponent(v);
-    else if (p !== v) return null;
-  }
-  return params;
-}
-
-export function tokenMatches(header: string | undefined, token: string): boolean {
-  const given = Buffer.from((header ?? '').replace(/^Bearer\s+/i, ''));
-  const want = Buffer.from(token);
-  return given.length === want.length && timingSafeEqual(given, want);
-}
-
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
-}
-
 export interface ServerOptions {
   host: string;
   port: number;
-  adminToken: string | undefined;
+  /** The bearer token of every admin route (configured, or generated at first start). */
+  adminToken: string;
+  /** `server.publicUrl`: its host is accepted in `Host` besides the loopback names. */
+  publicUrl: string | null;
   routes: Route[];
   log: Logger;
 }
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    admin?: boolean;
+  }
+}
+
+function refuse(reply: FastifyReply, r: AdminRefusal): FastifyReply {
+  if (r.status === 401) reply.header('www-authenticate', 'Bearer');
+  return reply.code(r.status).send({ error: r.error });
+}
+
+function build(opts: ServerOptions): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: MAX_BODY, return503OnClosing: true });
+  // Every body stays bytes: webhooks verify their HMAC over them, admin handlers parse JSON themselves.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.addHook('onRequest', async (req, reply) => {
+    const refusal = adminRefusal(
+      {
+        admin: req.routeOptions.config.admin === true,
+        host: req.headers.host,
+        authorization: req.headers.authorization,
+        contentType: req.headers['content-type'],
+        hasBody:
+          req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0,
+      },
+      { token: opts.adminToken, publicUrl: opts.publicUrl },
+    );
+    if (refusal) return refuse(reply, refusal);
+  });
+
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'not found' }));
+  app.setErrorHandler((e: Error & { statusCode?: number }, _req, reply) => {
+    // A caller's mistake (unknown intent, bad flag) is answered with its message; anything else is ours.
+    if (e instanceof AppError && (e.kind === 'usage' || e.kind === 'config')) {
+      return reply.code(400).send({ error: e.message });
+    }
+    // fastify's own refusals (body too large, unreadable body) keep their status.
+    if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
+      return reply.code(e.statusCode).send({ error: e.message });
+    }
+    opts.log.error('http handler failed', { component: 'http', error: toSafeError(e) });
+    return reply.code(500).send({ error: 'internal error' });
+  });
+
+  for (const route of opts.routes) {
+    app.route({
+      method: route.method,
+      url: route.path,
+      config: { admin: route.admin === true },
+      handler: async (req, reply) => send(reply, await route.handle(toHttpRequest(req))),
+    });
+  }
+  return app;
+}
+
+function toHttpRequest(req: FastifyRequest): HttpRequest {
+  return {
+    method: req.method,
+    path: req.url.split('?')[0] as string,
+    headers: req.headers,
+    rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+    params: req.params as Record<string, string>,
+  };
+}
+
+function send(reply: FastifyReply, r: HttpReply): FastifyReply {
+  if ('json' in r)
+    return reply
+      .code(r.status)
+      .headers(r.headers ?? {})
+      .send(r.json);
+  const out = new PassThrough();
+  void r.stream((line) => out.write(`${JSON.stringify(line)}\n`)).finally(() => out.end());
+  return reply.code(r.status).type('application/x-ndjson').send(out);
+}
+
 export class HttpServer {
-  private server: http.Server | null = null;
+  private app: FastifyInstance | null = null;
   constructor(private readonly opts: ServerOptions) {}
 
   async start(): Promise<string> {
-    const server = http.createServer((req, res) => {
-      this.dispatch(req, res).catch((e) => {
-        // A caller's mistake (unknown intent, bad flag) is answered with its message; anything else is ours.
-        const usage = e instanceof AppError && (e.kind === 'usage' || e.kind === 'config');
-        if (!usage) this.opts.log.error('http handler failed', { component: 'http', error: toSafeError(e) });
-        if (!res.headersSent) res.writeHead(usage ? 400 : 500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: usage ? (e as AppError).message : 'internal error' }));
-      });
-    });
-    server.keepAliveTimeout = 5_000;
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.opts.port, this.opts.host, () => resolve());
-    });
-    const addr = server.address() as AddressInfo;
+    const app = build(this.opts);
+    app.server.keepAliveTimeout = 5_000;
+    await app.listen({ port: this.opts.port, host: this.opts.host });
+    this.app = app;
+    const addr = app.server.address() as AddressInfo;
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     return `http://${host}:${addr.port}`;
   }
 
   async stop(): Promise<void> {
-    const s = this.server;
-    if (!s) return;
-    this.server = null;
-    await new Promise<void>((resolve) => {
-      s.close(() => resolve());
-      s.closeAllConnections();
-    });
-  }
-
-  private async dispatch(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://local');
-    let params: Record<string, string> | null = null;
-    let route: Route | undefined;
-    let pathKnown = false;
-    for (const r of this.opts.routes) {
-      const p = matchPath(r.path, url.pathname);
-      if (!p) continue;
-      pathKnown = true;
-      if (r.method === req.method) {
-        route = r;
-        params = p;
-        break;
-      }
-    }
-    if (!route || !params) {
-      res.writeHead(pathKnown ? 405 : 404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: pathKnown ? 'method not allowed' : 'not found' }));
-      req.resume();
-      return;
-    }
-    if (
-      route.admin &&
-      this.opts.adminToken &&
-      !tokenMatches(req.headers.authorization, this.opts.adminToken)
-    ) {
-      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' });
-      res.end(JSON.stringify({ error: 'admin token required' }));
-      req.resume();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_BODY) {
-        res.writeHead(413, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: 'body too large' }));
-        return;
-      }
-      chunks.push(chunk as Buffer);
-    }
-    const reply = await route.handle({
-      method: req.method ?? 'GET',
-      path: url.pathname,
-      query: url.searchParams,
-      headers: req.headers,
-      rawBody: Buffer.concat(chunks),
-      params,
-    });
-    if ('json' in reply) {
-      res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
-      res.end(JSON.stringify(reply.json));
-      return;
-    }
-    res.writeHead(reply.status, { 'content-type': 'application/x-ndjson' });
-    await reply.stream((line) => res.write(`${JSON.stringify(line)}\n`));
-    res.end();
+    const app = this.app;
+    if (!app) return;
+    this.app = null;
+    app.server.closeAllConnections();
+    await app.close();
   }
 }
 
