@@ -1,17 +1,10 @@
-import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { storefrontFactories } from '../adapters/index.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Config, StorefrontConfig } from '../config/schema.js';
 import { raiseAlert, resolveAlert } from './alerts.js';
 import { type Db, migrate, openDb, openScratchCopy } from './db/open.js';
-import {
-  acquireRunLock,
-  currentHolder,
-  heldByThisProcess,
-  type LockOwner,
-  releaseRunLock,
-} from './db/run-lock.js';
+import { acquireRunLock, type LockOwner, releaseRunLock } from './db/run-lock.js';
 import { sqliteSkuCache } from './db/sku-cache-table.js';
 import { ConfigError, DatabaseError, describeSafeError, toSafeError } from './errors.js';
 import { CodeVault, parseCodesKey } from './fulfillment/code-vault.js';
@@ -28,6 +21,7 @@ import {
 } from './inventory/sync-inventory.js';
 import type { Logger } from './log.js';
 import { usdToCents } from './money.js';
+import { prepareSandboxDatabase, refuseSandboxDatabase } from './sandbox/sandbox-database.js';
 import { type SandboxHandle, startSandbox } from './sandbox/sandbox-mode.js';
 import { SerialJob } from './serial-job.js';
 import type { ShopOrders, Storefront } from './storefront.js';
@@ -87,22 +81,6 @@ export async function resolveConfig(
   return { config: { ...raw, supplier: raw.supplier, configPath, baseDir }, sandbox: null };
 }
 
-/**
- * The sandbox supplier and shop start empty on every start, so what an earlier sandbox run
- * recorded (checkpoints, orders in flight) refers to nothing: its database starts anew too.
- * A live daemon's database is never touched.
- */
-function resetSandboxDatabase(file: string): void {
-  if (!existsSync(file)) return;
-  const probe = openDb(file);
-  const holder = currentHolder(probe);
-  probe.close();
-  if (holder && !heldByThisProcess(holder)) {
-    throw new DatabaseError(`another psnb2b-sync (pid ${holder.pid} on ${holder.hostname}) holds ${file}`);
-  }
-  for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
-}
-
 export function databasePath(config: Pick<Config, 'database' | 'baseDir'>): string {
   return path.resolve(config.baseDir, config.database);
 }
@@ -146,8 +124,9 @@ export async function openRuntime(
   try {
     if (opts.dryRun) db = openScratchCopy(file);
     else {
-      if (sandbox) resetSandboxDatabase(file);
-      db = openDb(file);
+      if (sandbox) prepareSandboxDatabase(file, log);
+      else refuseSandboxDatabase(file);
+      db = openDb(file, { log });
     }
   } catch (e) {
     await sandbox?.stop();

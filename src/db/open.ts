@@ -1,18 +1,32 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { DatabaseError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { ownerOnlyDir, ownerOnlyFile } from '../owner-only.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 export type Db = Database.Database;
 
 export interface OpenOptions {
   readonly?: boolean;
+  /** Where a tightened file mode is reported. */
+  log?: Logger;
 }
 
-/** Opens (creating the folder) with WAL and a busy timeout; does not migrate. */
+/**
+ * Owner only: the folder 0700, the file 0600 before SQLite opens it. SQLite creates `-wal` and
+ * `-shm` with the database file's own mode, so they come out 0600 too; existing ones are tightened.
+ */
+function secureFiles(file: string, log: Logger | undefined): void {
+  ownerOnlyDir(path.dirname(file), log);
+  closeSync(openSync(file, 'a', 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) ownerOnlyFile(f, log);
+}
+
+/** Opens (creating the folder, owner only) with WAL and a busy timeout; does not migrate. */
 export function openDb(file: string, opts: OpenOptions = {}): Db {
-  if (!opts.readonly) mkdirSync(path.dirname(file), { recursive: true });
+  if (!opts.readonly) secureFiles(file, opts.log);
   let db: Db;
   try {
     db = new Database(file, { readonly: opts.readonly === true, fileMustExist: opts.readonly === true });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { FakeWooCommerce } from '../../adapters/woocommerce/index.js';
 import type { LoadedConfig } from '../../config/load.js';
@@ -12,6 +12,7 @@ import {
 } from '../../config/schema.js';
 import type { Logger } from '../log.js';
 import { usdToCents } from '../money.js';
+import { ownerOnlyDir, ownerOnlyFile, writeOwnerOnlyFile } from '../owner-only.js';
 import { registerSecret } from '../redact.js';
 import { formatSku } from '../sku.js';
 import { SandboxSupplier } from './supplier-server.js';
@@ -40,10 +41,11 @@ interface SandboxSecrets {
 
 const token = (prefix: string) => `${prefix}${randomBytes(20).toString('hex')}`;
 
-function loadOrCreateSecrets(dataDir: string): SandboxSecrets {
+function loadOrCreateSecrets(dataDir: string, log: Logger): SandboxSecrets {
   const file = path.join(dataDir, 'sandbox-secrets.json');
+  ownerOnlyDir(dataDir, log);
+  ownerOnlyFile(file, log);
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as SandboxSecrets;
-  mkdirSync(dataDir, { recursive: true });
   const secrets: SandboxSecrets = {
     supplierApiKey: token('psn_sandbox_'),
     supplierWebhookSecret: token('whsec_'),
@@ -52,8 +54,7 @@ function loadOrCreateSecrets(dataDir: string): SandboxSecrets {
     wooWebhookSecret: token('wcwh_'),
     codesKey: randomBytes(32).toString('base64'),
   };
-  writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(file, 0o600);
+  writeOwnerOnlyFile(file, `${JSON.stringify(secrets, null, 2)}\n`);
   return secrets;
 }
 
@@ -66,8 +67,8 @@ export interface SandboxHandle {
 /** Entries the sandbox shop deliberately lacks, so `status` shows how a missing product looks. */
 const NOT_IN_SHOP = 2;
 
-async function startServers(raw: RawConfig, sb: SandboxConfig, baseDir: string) {
-  const secrets = loadOrCreateSecrets(path.resolve(baseDir, sb.dataDir));
+async function startServers(raw: RawConfig, sb: SandboxConfig, baseDir: string, log: Logger) {
+  const secrets = loadOrCreateSecrets(path.resolve(baseDir, sb.dataDir), log);
   for (const s of Object.values(secrets)) registerSecret(s);
   const supplier = new SandboxSupplier({
     apiKey: secrets.supplierApiKey,
@@ -123,7 +124,7 @@ export async function startSandbox(
   baseDir: string,
   log: Logger,
 ): Promise<{ config: Omit<Config, 'configPath' | 'baseDir'>; handle: SandboxHandle }> {
-  const s = await startServers(raw, sb, baseDir);
+  const s = await startServers(raw, sb, baseDir, log);
   log.info(`sandbox supplier on ${s.supplierUrl}, sandbox WooCommerce shop on ${s.shopUrl}`, {
     component: 'sandbox',
   });
@@ -169,7 +170,7 @@ export async function startSandbox(
 /** `psnb2b-sync sandbox`: the sandbox servers alone, for pointing another tool (or a second daemon) at. */
 export async function runStandaloneSandbox(loaded: LoadedConfig, log: Logger): Promise<void> {
   const sb = loaded.raw.sandbox ?? sandboxSchema.parse({});
-  const s = await startServers(loaded.raw, sb, loaded.baseDir);
+  const s = await startServers(loaded.raw, sb, loaded.baseDir, log);
   process.stdout.write(
     [
       `sandbox supplier: ${s.supplierUrl}`,

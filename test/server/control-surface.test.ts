@@ -57,6 +57,13 @@ describe('the admin API needs the bearer token on loopback too', () => {
     expect(logs.join('')).not.toContain(token);
   });
 
+  it('the data folder is 0700 and everything in it 0600: database, -wal, -shm, token, sandbox keys', () => {
+    const data = path.join(tmp.dir, 'data');
+    expect(statSync(data).mode & 0o777).toBe(0o700);
+    const files = ['sandbox.db', 'sandbox.db-wal', 'sandbox.db-shm', 'admin-token', 'sandbox-secrets.json'];
+    for (const f of files) expect(statSync(path.join(data, f)).mode & 0o777, f).toBe(0o600);
+  });
+
   it('no token, or a wrong one, is 401; the generated one is 200', async () => {
     const none = await rawRequest(daemon.url, { method: 'GET', path: '/admin/orders' });
     expect(none.status).toBe(401);
