@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isLoopbackHost } from '../src/loopback.js';
 import { checkSkuTemplate } from '../src/sku.js';
 import { codesKeyProblem } from './codes-key.js';
 import { cronProblem } from './cron-fields.js';
@@ -23,8 +24,18 @@ const httpUrl = z
   .url('must be a URL')
   .refine((s) => /^https?:\/\//.test(s), 'must start with http:// or https://');
 
+/** Where the API key, shop credentials and codes go: plain http only to a loopback host (tests, a local proxy). */
+const secureUrl = httpUrl.refine((s) => {
+  try {
+    const u = new URL(s);
+    return u.protocol !== 'http:' || isLoopbackHost(u.hostname);
+  } catch {
+    return true; // reported above
+  }
+}, 'must be https:// (http:// only to a loopback host: 127.0.0.1, localhost, [::1])');
+
 export const supplierSchema = z.strictObject({
-  baseUrl: httpUrl.default('https://psnb2b.com/api/v1'),
+  baseUrl: secureUrl.default('https://psnb2b.com/api/v1'),
   apiKey: nonEmpty,
   requestsPerMinute: z.number().int().min(1).max(10_000).default(60),
   ordersPerMinute: z.number().int().min(1).max(10_000).default(10),
@@ -40,7 +51,7 @@ export const wooStoreSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'must be letters, digits, - or _'),
   type: z.literal('woocommerce'),
   /** The store's home URL exactly as WooCommerce signs OAuth (scheme, host, port). */
-  url: httpUrl,
+  url: secureUrl,
   consumerKey: nonEmpty,
   consumerSecret: nonEmpty,
   webhookSecret: nonEmpty.optional(),
@@ -184,6 +195,14 @@ export const configSchema = z
           code: 'custom',
           path: ['storefronts'],
           message: 'needs at least one store (or a sandbox: block)',
+        });
+      }
+      if (!c.sandbox && c.server?.publicUrl && c.supplier && !c.supplier.webhookSecret) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['supplier', 'webhookSecret'],
+          message:
+            'is required when server.publicUrl is set (else unsigned supplier webhooks would be accepted)',
         });
       }
       const seen = new Set<string>();

@@ -19,12 +19,10 @@ export function maskSecret(value: string): string {
   return `${value.slice(0, 4)}…${value.slice(-4)}`;
 }
 
-/** `7QXK-M2PA-R9TD` → `7QXK-…-R9TD`: enough for a human to match a complaint, not to spend. */
+/** `7QXK-M2PA-R9TD` → `…R9TD`: its last 4 characters, enough to match a complaint, never to spend or guess. */
 export function maskCode(code: string): string {
-  const parts = code.split('-');
-  if (parts.length >= 3) return `${parts[0]}-…-${parts[parts.length - 1]}`;
-  if (code.length <= 8) return '***';
-  return `${code.slice(0, 4)}…${code.slice(-4)}`;
+  const c = code.trim();
+  return c.length <= 8 ? '***' : `…${c.slice(-4)}`;
 }
 
 /** Replaces every registered secret (and bearer/basic credentials) inside free text. */

@@ -3,8 +3,10 @@ import { StorefrontError, SupplierError, toSafeError } from '../src/errors.js';
 import { maskCode, registerSecret, scrub } from '../src/redact.js';
 
 describe('redaction', () => {
-  it('masks codes to their first and last group', () => {
-    expect(maskCode('7QXK-M2PA-R9TD')).toBe('7QXK-…-R9TD');
+  it('masks codes to their last 4 characters (8 of 12 shown made guessing the rest an hour of work)', () => {
+    expect(maskCode('7QXK-M2PA-R9TD')).toBe('…R9TD');
+    expect(maskCode('ABCDEFGHJKLMNPQR')).toBe('…NPQR');
+    expect(maskCode('SHORT')).toBe('***');
   });
 
   it('scrubs registered secrets and credentials from free text', () => {

@@ -370,6 +370,10 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (store, order_id)
   ) STRICT, WITHOUT ROWID;
   `,
+  // 6: codes are masked to their last 4 characters; rows stored under the older 8-of-12 mask follow.
+  `
+  UPDATE codes SET masked = '…' || substr(masked, -4) WHERE masked LIKE '%…%' AND masked NOT LIKE '…%';
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

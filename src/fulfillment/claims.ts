@@ -44,6 +44,18 @@ function checkClaimInput(code: string, req: ClaimRequest): void {
   }
 }
 
+/**
+ * A wrong code and a claim the supplier did not take get one answer, word for word: a claim's
+ * answer must never confirm a guessed code. Which of them it was goes to the log only.
+ */
+export const NOT_FILED =
+  'no claim was filed, or its outcome is unknown: the code is not one delivered to that line, or the supplier did not take the claim (the log says which; check with the supplier before filing again)';
+
+function notFiled(ctx: FulfillmentContext, detail: string): ClaimOutcome {
+  ctx.log.warn(`claim not filed: ${detail}`, { component: 'claims' });
+  return { kind: 'failed', reason: NOT_FILED };
+}
+
 export async function fileClaim(ctx: FulfillmentContext, req: ClaimRequest): Promise<ClaimOutcome> {
   const { db } = ctx;
   const code = req.code.trim();
@@ -63,7 +75,7 @@ export async function fileClaim(ctx: FulfillmentContext, req: ClaimRequest): Pro
     | { id: number; supplierOrderId: string; deliveredAt: number | null; supplierDeliveredAt: number | null }
     | undefined;
   const masked = maskCode(code);
-  if (!row?.deliveredAt) return { kind: 'refused', reason: `code ${masked} was not delivered to that line` };
+  if (!row?.deliveredAt) return notFiled(ctx, `code ${masked} was not delivered to that line`);
   const from = row.supplierDeliveredAt ?? row.deliveredAt;
   const closesAt = from + CLAIM_WINDOW_MS - CLAIM_MARGIN_MS;
   const existing = db
@@ -145,22 +157,19 @@ export async function fileClaim(ctx: FulfillmentContext, req: ClaimRequest): Pro
       };
     case 'rejected':
       set('failed', null, result.error);
-      return {
-        kind: 'failed',
-        reason: `the supplier refused the claim: ${describeSafeError(toSafeError(result.error))}`,
-      };
+      return notFiled(ctx, `the supplier refused the claim: ${describeSafeError(toSafeError(result.error))}`);
     case 'not-sent':
       set('failed', null, result.error);
-      return {
-        kind: 'failed',
-        reason: `the supplier could not be reached (nothing was filed): ${describeSafeError(toSafeError(result.error))}`,
-      };
+      return notFiled(
+        ctx,
+        `the supplier could not be reached (nothing was filed): ${describeSafeError(toSafeError(result.error))}`,
+      );
     case 'unknown':
       // The same key goes again on the next try where keys are honoured, so it is never filed twice.
       set('unknown', null, result.error);
-      return {
-        kind: 'failed',
-        reason: `the outcome is unknown (${describeSafeError(toSafeError(result.error))}); check with the supplier before filing again`,
-      };
+      return notFiled(
+        ctx,
+        `the outcome is unknown (${describeSafeError(toSafeError(result.error))}); check with the supplier before filing again`,
+      );
   }
 }

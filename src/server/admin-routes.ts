@@ -8,12 +8,16 @@ import type { CycleOptions, CycleReport } from '../inventory/sync-inventory.js';
 import type { Fulfillment } from '../runtime.js';
 import type { SerialJob } from '../serial-job.js';
 import type { Status } from '../status.js';
+import { AttemptLimiter } from './attempt-limiter.js';
 import { type HttpReply, jsonBody, type Route } from './http-server.js';
 
 /**
  * The admin API. The CLI's mutating commands come through here while a daemon holds the run
  * lock, so there is one pacer and one writer.
  */
+
+/** Claim attempts per shop line an hour: a claim's answer could confirm a guessed code. */
+const CLAIM_ATTEMPTS = 5;
 
 export interface AdminDeps {
   job: SerialJob<CycleOptions, CycleReport>;
@@ -30,6 +34,7 @@ const fulfillmentOff: HttpReply = {
 
 export function adminRoutes(deps: AdminDeps): Route[] {
   const f = deps.fulfillment;
+  const claimAttempts = new AttemptLimiter(CLAIM_ATTEMPTS, 3_600_000);
   return [
     {
       method: 'GET',
@@ -99,8 +104,14 @@ export function adminRoutes(deps: AdminDeps): Route[] {
         if (!f) return fulfillmentOff;
         const parsed = jsonBody(req);
         if (!parsed.ok) return parsed.reply;
-        const outcome = await fileClaim(f.ctx, parsed.body as unknown as ClaimRequest);
-        return { status: 200, json: outcome };
+        const claim = parsed.body as unknown as ClaimRequest;
+        if (!claimAttempts.take(JSON.stringify([claim.store, claim.orderId, claim.lineId]))) {
+          return {
+            status: 429,
+            json: { error: `at most ${CLAIM_ATTEMPTS} claim attempts per line an hour` },
+          };
+        }
+        return { status: 200, json: await fileClaim(f.ctx, claim) };
       },
     },
     {

@@ -21,6 +21,10 @@ export interface WebhookDeps {
 
 const reject = (status: number, error: string): HttpReply => ({ status, json: { error } });
 
+/** Ids a sender chooses are stored: longer ones are refused, not truncated (two would collide). */
+export const MAX_WEBHOOK_ID = 200;
+const oversize = (...ids: string[]) => ids.some((id) => id.length > MAX_WEBHOOK_ID);
+
 export function webhookRoutes(deps: WebhookDeps): Route[] {
   const { ctx } = deps;
   return [
@@ -49,6 +53,7 @@ export function webhookRoutes(deps: WebhookDeps): Route[] {
         const event = parseWire(webhookEventSchema, json);
         if (!event.ok) return reject(400, `body does not fit the webhook contract at ${event.issue.field}`);
         const e = event.value;
+        if (oversize(e.orderId)) return reject(400, `orderId longer than ${MAX_WEBHOOK_ID} characters`);
         const now = ctx.now();
         const fresh = immediate(ctx.db, () => {
           const first = recordWebhookEvent(
@@ -87,6 +92,8 @@ export function webhookRoutes(deps: WebhookDeps): Route[] {
           case 'ignored':
             return { status: 200, json: { ok: true } };
           case 'order': {
+            if (oversize(verdict.eventId, verdict.orderId))
+              return reject(400, `webhook id longer than ${MAX_WEBHOOK_ID} characters`);
             const fresh = immediate(ctx.db, () =>
               // WooCommerce's delivery id hashes the webhook id and the second: two orders can share one.
               recordWebhookEvent(

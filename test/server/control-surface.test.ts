@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -6,9 +7,12 @@ import { stringify } from 'yaml';
 import { loadConfigFile } from '../../config/load.js';
 import { type DaemonHandle, startDaemon } from '../../src/daemon.js';
 import { createLogger } from '../../src/log.js';
+import { signWebhookBody } from '../../src/supplier/webhook-signature.js';
 import { runCli } from '../helpers/cli-process.js';
 import { tempDir } from '../helpers/e2e-config.js';
 import { rawRequest } from '../helpers/raw-http.js';
+import { withDb } from '../helpers/sqlite-peek.js';
+import { waitUntil } from '../helpers/wait-until.js';
 
 /**
  * The admin API as a hostile web page sees it: the daemon (sandbox config, no `adminToken`
@@ -170,4 +174,117 @@ describe('the admin API needs the bearer token on loopback too', () => {
     // It went through the daemon: the in-process path would have refused the held lock.
     expect(res.stderr).not.toMatch(/holds/);
   });
+});
+
+const json = () => ({ ...auth(), 'content-type': 'application/json' });
+const secrets = () =>
+  JSON.parse(readFileSync(path.join(tmp.dir, 'data', 'sandbox-secrets.json'), 'utf8')) as {
+    supplierWebhookSecret: string;
+    wooWebhookSecret: string;
+  };
+const storedEvents = () =>
+  withDb(path.join(tmp.dir, 'data', 'sandbox.db'), (db) =>
+    db.prepare('SELECT event_id AS id FROM webhook_events').pluck().all(),
+  ) as string[];
+
+describe('webhook ids are length-capped before they are stored', () => {
+  it('a signed shop webhook with a 201-character delivery id is 400 and not stored', async () => {
+    const body = JSON.stringify({ id: 1 });
+    const signed = (deliveryId: string) => ({
+      'content-type': 'application/json',
+      'x-wc-webhook-topic': 'order.updated',
+      'x-wc-webhook-delivery-id': deliveryId,
+      'x-wc-webhook-signature': createHmac('sha256', secrets().wooWebhookSecret)
+        .update(body)
+        .digest('base64'),
+    });
+    const long = 'd'.repeat(201);
+    const res = await rawRequest(daemon.url, {
+      method: 'POST',
+      path: '/webhooks/woocommerce/sandbox-shop',
+      headers: signed(long),
+      body,
+    });
+    expect(res.status).toBe(400);
+    expect(storedEvents().some((id) => id.includes(long))).toBe(false);
+    // A normal one is taken.
+    const ok = await rawRequest(daemon.url, {
+      method: 'POST',
+      path: '/webhooks/woocommerce/sandbox-shop',
+      headers: signed('12345'),
+      body,
+    });
+    expect(ok.status).toBe(200);
+  });
+
+  it('a signed supplier webhook with an oversize order id is 400 and not stored', async () => {
+    const orderId = `ord_${'x'.repeat(300)}`;
+    const body = JSON.stringify({
+      event: 'order.status_changed',
+      orderId,
+      status: 'delivered',
+      previousStatus: 'paid',
+      occurredAt: new Date().toISOString(),
+    });
+    const res = await rawRequest(daemon.url, {
+      method: 'POST',
+      path: '/webhooks/psnb2b',
+      headers: {
+        'content-type': 'application/json',
+        'x-psnb2b-signature': signWebhookBody(body, secrets().supplierWebhookSecret),
+      },
+      body,
+    });
+    expect(res.status).toBe(400);
+    expect(storedEvents().some((id) => id.includes(orderId))).toBe(false);
+  });
+});
+
+describe('/admin/claim is no code oracle', () => {
+  it('answers a wrong code exactly as a supplier failure, and 429 after 5 tries on one line', async () => {
+    const sandbox = daemon.runtime.sandbox;
+    if (!sandbox) throw new Error('no sandbox');
+    const sku = sandbox.shop.catalog.all().find((p) => p.sku && p.type !== 'variable')?.sku as string;
+    const order = sandbox.shop.placeOrder({
+      lines: [{ sku, quantity: 1 }],
+      paymentMethod: 'stripe',
+      paid: true,
+    });
+    // A sync takes orders in first; the daemon's worker then buys and delivers.
+    await rawRequest(daemon.url, { method: 'POST', path: '/admin/sync', headers: json(), body: '{}' });
+    const supplierOrder = await waitUntil(() => sandbox.supplier.ledger().orders[0], { timeoutMs: 20_000 });
+    await waitUntil(
+      async () => {
+        const res = await rawRequest(daemon.url, { method: 'GET', path: '/admin/status', headers: auth() });
+        return (JSON.parse(res.body) as { orders: { delivered: number } }).orders.delivered >= 1;
+      },
+      { timeoutMs: 20_000, what: 'the sandbox order delivered' },
+    );
+    const code = sandbox.supplier.codesIssued(supplierOrder.id)[0]?.code as string;
+    const claim = (c: string) =>
+      rawRequest(daemon.url, {
+        method: 'POST',
+        path: '/admin/claim',
+        headers: json(),
+        body: JSON.stringify({
+          store: 'sandbox-shop',
+          orderId: String(order.id),
+          lineId: String(order.line_items[0]?.id),
+          code: c,
+          errorCode: 'E-1',
+        }),
+      });
+    const wrong = await claim('ZZZZ-YYYY-XXXX');
+    sandbox.supplier.injectFault('error500', { endpoint: 'POST /claims', count: 20 });
+    const failed = await claim(code);
+    expect(sandbox.supplier.ledger().claims).toHaveLength(0);
+    expect(failed.status).toBe(wrong.status);
+    expect(JSON.parse(failed.body)).toEqual(JSON.parse(wrong.body));
+    expect(failed.body).not.toContain(code);
+    const answers: number[] = [];
+    for (let i = 0; i < 4; i++) answers.push((await claim(`ZZZZ-YYYY-XX${i}X`)).status);
+    expect(answers).toEqual([200, 200, 200, 429]);
+    // Over the limit even the right code is not tried.
+    expect((await claim(code)).status).toBe(429);
+  }, 60_000);
 });
