@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Command, CommanderError } from 'commander';
 import { type LoadedConfig, loadConfigFile, loadStatusView, maskConfig } from '../config/load.js';
 import { checkConfigFile } from './config-check.js';
 import { startDaemon } from './daemon.js';
+import { type BackupResult, backupDatabase } from './db/backup.js';
 import { assertSchemaVersion, openDb } from './db/open.js';
 import { currentHolder } from './db/run-lock.js';
 import { AppError, ConfigError, describeSafeError, toSafeError, UsageError } from './errors.js';
@@ -397,6 +399,32 @@ export function buildProgram(): Command {
         }
       },
     );
+
+  program
+    .command('backup <file>')
+    .description('copy the database to <file> (0600), safely while the daemon runs; codesKey is not in it')
+    .option('--force', 'replace <file> if it exists')
+    .action(async (target: string, o: { force?: boolean }, cmd: Command) => {
+      const loaded = load(cmd);
+      const file = path.resolve(target);
+      const force = o.force === true;
+      const admin = daemonAdmin(loaded);
+      let result: BackupResult;
+      if (admin) result = await admin.backup(file, force);
+      else {
+        const source = dbFile(loaded);
+        if (!existsSync(source)) throw new UsageError(`backup: no database at ${source}`);
+        const db = openDb(source, { readonly: true });
+        try {
+          result = await backupDatabase(db, file, { force });
+        } finally {
+          db.close();
+        }
+      }
+      process.stdout.write(
+        `backed up to ${result.file} (${result.bytes} bytes, schema version ${result.schemaVersion}); back up codesKey separately\n`,
+      );
+    });
 
   program
     .command('config')

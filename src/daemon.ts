@@ -63,6 +63,8 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
           })
         : []),
       ...adminRoutes({
+        db,
+        log,
         job,
         fulfillment: runtime.fulfillment,
         status: () => readStatus(db, storeSummaries(config)),

@@ -1,3 +1,4 @@
+import type { BackupResult } from '../db/backup.js';
 import { UsageError } from '../errors.js';
 import type { ClaimOutcome, ClaimRequest } from '../fulfillment/claims.js';
 import type { ReviewListing } from '../fulfillment/order-review.js';
@@ -68,6 +69,10 @@ export class AdminClient {
 
   async claim(req: ClaimRequest): Promise<ClaimOutcome> {
     return (await (await this.request('POST', '/admin/claim', req)).json()) as ClaimOutcome;
+  }
+
+  async backup(file: string, force: boolean): Promise<BackupResult> {
+    return (await (await this.request('POST', '/admin/backup', { file, force })).json()) as BackupResult;
   }
 
   async sync(opts: { dryRun?: boolean; force?: boolean }): Promise<CycleReport> {

@@ -1,3 +1,6 @@
+import path from 'node:path';
+import { backupDatabase } from '../db/backup.js';
+import type { Db } from '../db/open.js';
 import { toSafeError } from '../errors.js';
 import { type ClaimRequest, fileClaim } from '../fulfillment/claims.js';
 import { catalogView } from '../fulfillment/fulfillment-job.js';
@@ -5,6 +8,7 @@ import { approveOrder, rejectOrder, reviewListing } from '../fulfillment/order-r
 import { ordersListing } from '../fulfillment/orders-report.js';
 import { type ResolveAction, resolveIntent } from '../fulfillment/resolve-intent.js';
 import type { CycleOptions, CycleReport } from '../inventory/sync-inventory.js';
+import type { Logger } from '../log.js';
 import type { Fulfillment } from '../runtime.js';
 import type { SerialJob } from '../serial-job.js';
 import type { Status } from '../status.js';
@@ -20,6 +24,8 @@ import { type HttpReply, jsonBody, type Route } from './http-server.js';
 const CLAIM_ATTEMPTS = 5;
 
 export interface AdminDeps {
+  db: Db;
+  log: Logger;
   job: SerialJob<CycleOptions, CycleReport>;
   /** Null when fulfillment is off (no codesKey). */
   fulfillment: Fulfillment | null;
@@ -132,6 +138,25 @@ export function adminRoutes(deps: AdminDeps): Route[] {
           force: parsed.body.force === true,
         });
         return { status: 200, json: report };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/admin/backup',
+      admin: true,
+      handle: async (req): Promise<HttpReply> => {
+        const parsed = jsonBody(req);
+        if (!parsed.ok) return parsed.reply;
+        const { file, force } = parsed.body;
+        // The CLI resolves the path against its own working directory; the daemon's differs.
+        if (typeof file !== 'string' || !path.isAbsolute(file)) {
+          return { status: 400, json: { error: 'body needs file, an absolute path' } };
+        }
+        const result = await backupDatabase(deps.db, file, { force: force === true });
+        deps.log.info(`backed up the database to ${result.file} (${result.bytes} bytes)`, {
+          component: 'backup',
+        });
+        return { status: 200, json: result };
       },
     },
     {
