@@ -8,12 +8,25 @@ import { hasWork } from './fulfillment/fulfillment-job.js';
 import { every, guardedTick } from './guarded-timers.js';
 import type { CycleReport } from './inventory/sync-inventory.js';
 import type { Logger } from './log.js';
+import { metricsRegistry } from './metrics/metrics-registry.js';
 import { checkStoreClocks, databasePath, openRuntime, type Runtime, storeSummaries } from './runtime.js';
 import { adminRoutes } from './server/admin-routes.js';
 import { loadOrCreateAdminToken } from './server/admin-token.js';
 import { HttpServer } from './server/http-server.js';
+import { opsRoutes } from './server/ops-routes.js';
 import { webhookRoutes } from './server/webhook-routes.js';
 import { readStatus } from './status.js';
+
+/** The longest gap between a cron schedule's next runs: its period, for `/readyz`. */
+export function schedulePeriodMs(expression: string): number {
+  const probe = cron.createTask(expression, () => {});
+  try {
+    const runs = probe.getNextRuns(6).map((d) => d.getTime());
+    return Math.max(...runs.slice(1).map((t, i) => t - (runs[i] as number)));
+  } finally {
+    void probe.destroy();
+  }
+}
 
 /** How often work in flight is moved on between order polls. */
 const WORKER_TICK_MS = 1_000;
@@ -49,11 +62,13 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
     publicUrl: config.server.publicUrl,
     log,
     routes: [
-      {
-        method: 'GET',
-        path: '/healthz',
-        handle: () => ({ status: 200, json: { ok: true, pid: process.pid } }),
-      },
+      ...opsRoutes({
+        db,
+        tally: runtime.tally,
+        registry: metricsRegistry(db, runtime.tally),
+        stores: storeSummaries(config),
+        periodMs: schedulePeriodMs(config.schedule.inventory),
+      }),
       ...(runtime.fulfillment
         ? webhookRoutes({
             ctx: runtime.fulfillment.ctx,
@@ -86,7 +101,7 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
   // The daemon never runs on a dry run's scratch copy: it always holds the lock.
   const lockOwner = runtime.lockOwner as LockOwner;
   setAdminUrl(db, lockOwner, url);
-  log.info(`listening on ${url} (healthz, admin API)`, { component: 'daemon' });
+  log.info(`listening on ${url} (healthz, readyz, metrics, admin API)`, { component: 'daemon' });
 
   const logCycle = (r: CycleReport) => {
     if (
@@ -158,6 +173,7 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
     }),
     every(timers, 'clock-check', HEARTBEAT_MS, () => checkStoreClocks(db, runtime.stores)),
     every(timers, 'reaper', REAP_EVERY_MS, () => reap(reaper, log), { atStart: true }),
+    every(timers, 'metrics-flush', HEARTBEAT_MS, () => runtime.tally.flush()),
   );
   // node-cron 4 has no run-on-start.
   guardedInventory();

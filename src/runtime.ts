@@ -20,6 +20,7 @@ import {
   StoreLanes,
 } from './inventory/sync-inventory.js';
 import type { Logger } from './log.js';
+import { RequestTally } from './metrics/request-tally.js';
 import { usdToCents } from './money.js';
 import { prepareSandboxDatabase, refuseSandboxDatabase } from './sandbox/sandbox-database.js';
 import { type SandboxHandle, startSandbox } from './sandbox/sandbox-mode.js';
@@ -46,6 +47,8 @@ export interface Runtime {
   /** Null when fulfillment cannot run (no `codesKey`): inventory sync still does. */
   fulfillment: Fulfillment | null;
   sandbox: SandboxHandle | null;
+  /** Supplier and shop request counters (metrics), flushed to the database at close. */
+  tally: RequestTally;
   close(): Promise<void>;
 }
 
@@ -160,6 +163,9 @@ async function openWithDb(
     const lockOwner = lock?.ok ? lock.owner : null;
     migrate(db);
     const handle = db;
+    // Filled below; the tally reads the stores only when it flushes.
+    const stores: Storefront[] = [];
+    const tally = new RequestTally(handle, () => stores);
     const pacer = new Pacer({
       db,
       limits: { general: config.supplier.requestsPerMinute, bulk: config.supplier.ordersPerMinute },
@@ -170,11 +176,12 @@ async function openWithDb(
         pacer,
         logger: log.child({ component: 'supplier' }),
         onServerDate: watchClockSkew(handle, 'supplier'),
+        onAttempt: tally.supplierAttempt,
       });
     // Two clients, one pacer: inventory's own call count is then exactly what each cycle sent.
     const supplier = supplierClient();
     const inventorySupplier = supplierClient();
-    const stores = await Promise.all(config.storefronts.map((s) => createStore(s, handle, log)));
+    stores.push(...(await Promise.all(config.storefronts.map((s) => createStore(s, handle, log)))));
     const fulfillment = scratch ? null : buildFulfillment(config, handle, supplier, stores, log);
     const lanes = new StoreLanes();
     const job = new SerialJob<CycleOptions, CycleReport>(async (cycleOpts) => {
@@ -210,11 +217,19 @@ async function openWithDb(
       job,
       fulfillment,
       sandbox,
+      tally,
       async close() {
         await job.idle();
         await lanes.idle();
         await fulfillment?.job.idle();
         await Promise.allSettled(stores.map((s) => s.close()));
+        try {
+          tally.flush();
+        } catch (e) {
+          log.warn(`request counters not saved: ${describeSafeError(toSafeError(e))}`, {
+            component: 'metrics',
+          });
+        }
         if (lockOwner) releaseRunLock(handle, lockOwner);
         handle.close();
         await sandbox?.stop();

@@ -74,6 +74,8 @@ export interface Storefront {
   readonly orders?: ShopOrders;
   /** The shop's clock minus ours, from its last HTTP `Date` header, where the adapter tracks it. */
   readonly clockSkewMs?: number | undefined;
+  /** Every HTTP attempt sent to the shop since start, by kind (metrics), jobs and retries included. */
+  readonly requests: Readonly<CallCounts>;
   close(): Promise<void>;
 }
 

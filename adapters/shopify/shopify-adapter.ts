@@ -13,6 +13,7 @@ import {
 import { skuKey } from '../../src/sku.js';
 import type {
   CachedSku,
+  CallCounts,
   PushOptions,
   PushOutcome,
   ShopOrders,
@@ -326,6 +327,10 @@ export class ShopifyStorefront implements Storefront {
   private readonly client: ShopifyGraphqlClient;
   private readonly configuredLocation: string | undefined;
   private location: WireLocation | undefined;
+
+  get requests(): Readonly<CallCounts> {
+    return this.client.counts;
+  }
 
   constructor(
     config: ShopifyStoreConfig,

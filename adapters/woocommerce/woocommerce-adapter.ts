@@ -11,6 +11,7 @@ import {
 } from '../../src/push-tally.js';
 import { skuKey } from '../../src/sku.js';
 import type {
+  CallCounts,
   PushOptions,
   PushOutcome,
   ShopOrders,
@@ -109,6 +110,10 @@ export class WooCommerceStorefront implements Storefront {
   /** Order intake and delivery (woocommerce-orders.ts), over the same client and request queue. */
   readonly orders: ShopOrders;
   private readonly client: WooCommerceClient;
+
+  get requests(): Readonly<CallCounts> {
+    return this.client.calls;
+  }
 
   /** WooCommerce's OAuth refuses requests beyond 15 minutes of skew; the core alerts at 5. */
   get clockSkewMs(): number | undefined {

@@ -374,6 +374,15 @@ export const MIGRATIONS: readonly string[] = [
   `
   UPDATE codes SET masked = '…' || substr(masked, -4) WHERE masked LIKE '%…%' AND masked NOT LIKE '…%';
   `,
+  // 7: request counters of /metrics that no other table knows, so they survive restarts.
+  `
+  CREATE TABLE request_counts (
+    metric TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    n      INTEGER NOT NULL CHECK (n >= 0),
+    PRIMARY KEY (metric, labels)
+  ) STRICT, WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -24,6 +24,8 @@ export interface HttpRequest {
 
 export type HttpReply =
   | { status: number; json: unknown; headers?: Record<string, string> }
+  /** Plain text with its own content type (Prometheus exposition). */
+  | { status: number; text: string; contentType: string }
   /** Newline-delimited JSON, written as it is produced (resync progress). */
   | { status: number; stream: (write: (line: unknown) => void) => Promise<void> };
 
@@ -117,6 +119,7 @@ function toHttpRequest(req: FastifyRequest): HttpRequest {
 }
 
 function send(reply: FastifyReply, r: HttpReply): FastifyReply {
+  if ('text' in r) return reply.code(r.status).type(r.contentType).send(r.text);
   if ('json' in r)
     return reply
       .code(r.status)

@@ -60,6 +60,11 @@ export interface Psnb2bClientOptions {
   logger?: Logger;
   /** Fed with the HTTP `Date` header of every response (clock-skew alerts). Must not throw. */
   onServerDate?: (date: Date) => void;
+  /**
+   * Told of every attempt's fate (metrics, readiness): `GET /orders/{id}` and the HTTP status,
+   * or `refused` (never reached the supplier) / `network` (timeout, reset). Must not throw.
+   */
+  onAttempt?: (endpoint: string, status: string) => void;
   /** First backoff delay; doubles per attempt, jittered to 50–100 %. Default 500 ms. */
   backoffBaseMs?: number;
   /** Backoff ceiling. Default 30 000 ms. */
@@ -131,6 +136,8 @@ interface Endpoint {
   method: 'GET' | 'POST';
   /** The request path below the base URL, ids included (never a query string). */
   path: string;
+  /** The path with ids as `{id}`: what metrics count by (an id is not a label). */
+  route: string;
   bucket: PacerBucket;
 }
 
@@ -153,6 +160,7 @@ export class Psnb2bClient implements SupplierApi {
   private readonly pacer: SupplierPacer;
   private readonly log: Logger;
   private readonly onServerDate: ((date: Date) => void) | undefined;
+  private readonly onAttempt: ((endpoint: string, status: string) => void) | undefined;
   private readonly backoffBaseMs: number;
   private readonly backoffMaxMs: number;
   private readonly now: () => number;
@@ -178,6 +186,7 @@ export class Psnb2bClient implements SupplierApi {
     this.pacer = opts.pacer;
     this.log = (opts.logger ?? silentLogger()).child({ component: 'supplier' });
     this.onServerDate = opts.onServerDate;
+    this.onAttempt = opts.onAttempt;
     this.backoffBaseMs = opts.backoffBaseMs ?? 500;
     this.backoffMaxMs = opts.backoffMaxMs ?? 30_000;
     this.now = opts.now ?? Date.now;
@@ -211,13 +220,14 @@ export class Psnb2bClient implements SupplierApi {
   }
 
   getInventory(): Promise<Inventory> {
-    return this.getJson({ method: 'GET', path: '/inventory', bucket: 'general' }, (body) =>
-      parseWire(inventorySchema, body),
+    return this.getJson(
+      { method: 'GET', path: '/inventory', route: '/inventory', bucket: 'general' },
+      (body) => parseWire(inventorySchema, body),
     );
   }
 
   getBalance(): Promise<Balance> {
-    return this.getJson({ method: 'GET', path: '/balance', bucket: 'general' }, (body) =>
+    return this.getJson({ method: 'GET', path: '/balance', route: '/balance', bucket: 'general' }, (body) =>
       parseWire(balanceSchema, body),
     );
   }
@@ -225,7 +235,7 @@ export class Psnb2bClient implements SupplierApi {
   getOrder(id: string): Promise<Order> {
     assertId(id, 'order id');
     return this.getJson(
-      { method: 'GET', path: `/orders/${encodeURIComponent(id)}`, bucket: 'general' },
+      { method: 'GET', path: `/orders/${encodeURIComponent(id)}`, route: '/orders/{id}', bucket: 'general' },
       (body) => {
         const r = parseWire(orderSchema, body);
         if (r.ok && r.value.id !== id) {
@@ -240,7 +250,12 @@ export class Psnb2bClient implements SupplierApi {
   getOrderCodes(id: string): Promise<OrderCodes> {
     assertId(id, 'order id');
     return this.getJson(
-      { method: 'GET', path: `/orders/${encodeURIComponent(id)}/codes`, bucket: 'general' },
+      {
+        method: 'GET',
+        path: `/orders/${encodeURIComponent(id)}/codes`,
+        route: '/orders/{id}/codes',
+        bucket: 'general',
+      },
       (body) => {
         const r = parseWire(orderCodesSchema, body);
         if (r.ok && r.value.orderId !== id) {
@@ -261,7 +276,7 @@ export class Psnb2bClient implements SupplierApi {
       ...(opts.reference !== undefined && { reference: opts.reference }),
     });
     const r = await this.post(
-      { method: 'POST', path: '/orders', bucket: 'bulk' },
+      { method: 'POST', path: '/orders', route: '/orders', bucket: 'bulk' },
       request,
       opts.idempotencyKey,
       (body) => {
@@ -293,7 +308,7 @@ export class Psnb2bClient implements SupplierApi {
       ...(req.description !== undefined && { description: req.description }),
     });
     const r = await this.post(
-      { method: 'POST', path: '/claims', bucket: 'general' },
+      { method: 'POST', path: '/claims', route: '/claims', bucket: 'general' },
       request,
       opts.idempotencyKey,
       (body) => parseWire(claimSchema, body),
@@ -412,6 +427,7 @@ export class Psnb2bClient implements SupplierApi {
     }
     ticket.settle();
     this.stats.calls++;
+    this.onAttempt?.(`${ep.method} ${ep.route}`, String(res.status));
     this.noteServerDate(res.headers.date);
     const status = res.status;
     const text = typeof res.data === 'string' ? res.data : '';
@@ -495,6 +511,7 @@ export class Psnb2bClient implements SupplierApi {
     const codes = networkErrorCodes(e);
     const notSent = provesNotSent(e);
     if (!notSent) this.stats.calls++;
+    this.onAttempt?.(`${ep.method} ${ep.route}`, notSent ? 'refused' : 'network');
     const code = codes[0] ?? 'network error';
     const error = new SupplierError({
       failure: notSent ? 'not-sent' : 'unknown-outcome',

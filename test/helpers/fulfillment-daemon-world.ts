@@ -80,6 +80,10 @@ export interface DaemonWorldOptions {
   supplierTimeoutMs?: number;
   /** Register the shop's webhooks (server.publicUrl) and sign the supplier's. */
   webhooks?: boolean;
+  /** node-cron schedules (default: both every second). */
+  schedule?: { inventory: string; orders: string };
+  /** Merged over the generated config (per top-level key). */
+  extraConfig?: Record<string, unknown>;
 }
 
 /** Where a kill landed: the intents that were between sending and recording the answer. */
@@ -157,7 +161,7 @@ export class FulfillmentDaemonWorld {
       },
       database: './data/sync.db',
       codesKey: secrets.codesKey,
-      schedule: { inventory: '*/1 * * * * *', orders: '*/1 * * * * *' },
+      schedule: opts.schedule ?? { inventory: '*/1 * * * * *', orders: '*/1 * * * * *' },
       server: {
         host: '127.0.0.1',
         port,
@@ -177,6 +181,7 @@ export class FulfillmentDaemonWorld {
         },
       ],
       log: { level: 'info', format: 'json' },
+      ...opts.extraConfig,
     });
     return new FulfillmentDaemonWorld(opts, supplier, shop, catalog, secrets, tmp, port, configPath);
   }

@@ -15,6 +15,7 @@ function store(name: string): Storefront & { release: () => void; pushes: number
   const s = {
     name,
     type: 'test',
+    requests: { reads: 0, writes: 0 },
     pushes: 0,
     release: () => release(),
     hang() {
