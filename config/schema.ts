@@ -155,6 +155,11 @@ export const sandboxSchema = z.strictObject({
   shopperSeconds: z.number().min(0).default(12),
 });
 
+export const alertsSchema = z.strictObject({
+  /** Slack-compatible incoming webhook: `{"text": …}` once when an alert is raised, once when it clears. */
+  webhookUrl: httpUrl.nullable().default(null),
+});
+
 export const logSchema = z.strictObject({
   level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   /** `auto`: readable lines on a TTY, JSON lines otherwise. */
@@ -181,6 +186,7 @@ export const configSchema = z
     storefronts: z.array(storefrontSchema).default([]),
     retention: retentionSchema.default(retentionSchema.parse({})),
     sandbox: sandboxSchema.nullable().optional(),
+    alerts: alertsSchema.default(alertsSchema.parse({})),
     log: logSchema.default(logSchema.parse({})),
   })
   .superRefine(
@@ -260,4 +266,6 @@ export const SECRET_KEYS = new Set([
   'consumerSecret',
   'accessToken',
   'apiSecretKey',
+  // A Slack incoming-webhook URL is its own credential.
+  'webhookUrl',
 ]);

@@ -1,5 +1,6 @@
 import cron from 'node-cron';
 import type { LoadedConfig } from '../config/load.js';
+import { AlertWebhook } from './alert-webhook.js';
 import { portInUse } from './config-check.js';
 import { Reaper } from './db/reaper.js';
 import { HEARTBEAT_MS, heartbeat, type LockOwner, setAdminUrl } from './db/run-lock.js';
@@ -164,6 +165,7 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
     }
     guardedOrders();
   }
+  const alertWebhook = new AlertWebhook({ db, url: config.alerts.webhookUrl, log });
   intervals.push(
     every(timers, 'heartbeat', HEARTBEAT_MS, () => {
       if (!heartbeat(db, lockOwner)) {
@@ -174,6 +176,8 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
     every(timers, 'clock-check', HEARTBEAT_MS, () => checkStoreClocks(db, runtime.stores)),
     every(timers, 'reaper', REAP_EVERY_MS, () => reap(reaper, log), { atStart: true }),
     every(timers, 'metrics-flush', HEARTBEAT_MS, () => runtime.tally.flush()),
+    // Off the pipeline: a slow receiver holds back only its own messages.
+    every(timers, 'alert-webhook', 1_000, () => alertWebhook.tick()),
   );
   // node-cron 4 has no run-on-start.
   guardedInventory();
@@ -186,6 +190,7 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
       stopping ??= (async () => {
         for (const t of tasks) await t.stop();
         for (const t of intervals) clearInterval(t);
+        await alertWebhook.stop();
         await job.idle();
         await fulfillment?.job.idle();
         await http.stop();

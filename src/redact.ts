@@ -25,6 +25,14 @@ export function maskCode(code: string): string {
   return c.length <= 8 ? '***' : `…${c.slice(-4)}`;
 }
 
+/** Something that looks like a gift-card code (`7QXK-M2PA-R9TD`). */
+const CODE_LIKE = /\b[A-Z0-9]{4,5}(?:-[A-Z0-9]{4,5}){2,4}\b/g;
+
+/** Masks everything code-like inside free text (a supplier's problem text, an alert). */
+export function maskCodesIn(text: string): string {
+  return text.replace(CODE_LIKE, (m) => maskCode(m));
+}
+
 /** Replaces every registered secret (and bearer/basic credentials) inside free text. */
 export function scrub(text: string): string {
   let out = text;

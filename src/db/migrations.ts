@@ -383,6 +383,23 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (metric, labels)
   ) STRICT, WITHOUT ROWID;
   `,
+  // 7: alert messages to alerts.webhookUrl, one per raise and one per resolution of an alert.
+  `
+  CREATE TABLE alert_outbox (
+    id          INTEGER PRIMARY KEY,
+    alert_id    INTEGER NOT NULL REFERENCES alerts (id),
+    event       TEXT NOT NULL CHECK (event IN ('raised', 'resolved')),
+    text        TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    next_try_at INTEGER NOT NULL DEFAULT 0,
+    sent_at     INTEGER,
+    gave_up_at  INTEGER,
+    last_error  TEXT,
+    UNIQUE (alert_id, event)
+  ) STRICT;
+  CREATE INDEX alert_outbox_due ON alert_outbox (next_try_at) WHERE sent_at IS NULL AND gave_up_at IS NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import type { SupplierConfig } from '../../config/schema.js';
 import { AppError, type ProblemDetails, SupplierError, toSafeError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
-import { maskCode, registerSecret } from '../redact.js';
+import { maskCode, maskCodesIn, registerSecret } from '../redact.js';
 import { networkErrorCodes, provesNotSent } from './network-errors.js';
 import { capBlockMs, type PacerBucket, type PacerTicket } from './pacer.js';
 import {
@@ -147,9 +147,6 @@ type Attempt<T> =
   | { kind: 'rejected'; error: SupplierError }
   | { kind: 'not-sent'; error: SupplierError; retryAfterMs?: number }
   | { kind: 'unknown'; error: SupplierError };
-
-/** Something that looks like a gift-card code (`7QXK-M2PA-R9TD`): masked in supplier problem texts. */
-const CODE_LIKE = /\b[A-Z0-9]{4,5}(?:-[A-Z0-9]{4,5}){2,4}\b/g;
 
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -557,7 +554,7 @@ function problemFrom(text: string, bearerValues: readonly string[]): ProblemDeta
     if (s === undefined) return undefined;
     let out = s;
     for (const v of bearerValues) if (v) out = out.split(v).join(maskCode(v));
-    return out.replace(CODE_LIKE, (m) => maskCode(m));
+    return maskCodesIn(out);
   };
   const p: ProblemDetails = { ...data };
   for (const k of ['type', 'title', 'detail', 'instance'] as const) {
