@@ -374,20 +374,33 @@ export const MIGRATIONS: readonly string[] = [
   `
   UPDATE codes SET masked = '…' || substr(masked, -4) WHERE masked LIKE '%…%' AND masked NOT LIKE '…%';
   `,
-  // 7: request counters of /metrics that no other table knows, so they survive restarts.
+  // 7: counters of /metrics that must survive restarts and the reaper: requests (no other table
+  // knows them) and finished inventory runs (sync_runs rows are reaped), counted by a trigger.
   `
-  CREATE TABLE request_counts (
+  CREATE TABLE metric_counts (
     metric TEXT NOT NULL,
     labels TEXT NOT NULL,
     n      INTEGER NOT NULL CHECK (n >= 0),
     PRIMARY KEY (metric, labels)
   ) STRICT, WITHOUT ROWID;
+  INSERT INTO metric_counts (metric, labels, n)
+    SELECT 'psnb2b_inventory_runs_total', json_object('outcome', COALESCE(outcome, 'unknown')), COUNT(*)
+    FROM sync_runs WHERE kind IN ('inventory', 'resync') AND finished_at IS NOT NULL
+    GROUP BY COALESCE(outcome, 'unknown');
+  CREATE TRIGGER count_inventory_runs AFTER UPDATE OF finished_at ON sync_runs
+    WHEN OLD.finished_at IS NULL AND NEW.finished_at IS NOT NULL AND NEW.kind IN ('inventory', 'resync')
+  BEGIN
+    INSERT INTO metric_counts (metric, labels, n)
+      VALUES ('psnb2b_inventory_runs_total', json_object('outcome', COALESCE(NEW.outcome, 'unknown')), 1)
+      ON CONFLICT (metric, labels) DO UPDATE SET n = n + 1;
+  END;
   `,
-  // 7: alert messages to alerts.webhookUrl, one per raise and one per resolution of an alert.
+  // 8: alert messages to alerts.webhookUrl, one per raise and one per resolution of an alert.
   `
   CREATE TABLE alert_outbox (
     id          INTEGER PRIMARY KEY,
-    alert_id    INTEGER NOT NULL REFERENCES alerts (id),
+    -- No foreign key: the reaper deletes resolved alerts on its own schedule.
+    alert_id    INTEGER NOT NULL,
     event       TEXT NOT NULL CHECK (event IN ('raised', 'resolved')),
     text        TEXT NOT NULL,
     created_at  INTEGER NOT NULL,

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Db } from '../db/open.js';
 import { ordersStatus } from '../fulfillment/orders-report.js';
-import { type RequestTally, SHOP_REQUESTS, SUPPLIER_REQUESTS } from './request-tally.js';
+import { INVENTORY_RUNS, type RequestTally, SHOP_REQUESTS, SUPPLIER_REQUESTS } from './request-tally.js';
 
 /**
  * `/metrics`: one prom-client registry per daemon (never the global default, so tests can run
@@ -62,19 +62,8 @@ export function metricsRegistry(db: Db, tally: RequestTally): Registry {
     ['store', 'kind'],
     () => tally.read(SHOP_REQUESTS),
   );
-  storedMetric(
-    registry,
-    Counter,
-    'psnb2b_inventory_runs_total',
-    'Inventory runs finished, by outcome',
-    ['outcome'],
-    () =>
-      grouped(
-        db,
-        `SELECT outcome AS k, COUNT(*) AS n FROM sync_runs
-       WHERE kind IN ('inventory', 'resync') AND finished_at IS NOT NULL GROUP BY outcome`,
-        'outcome',
-      ),
+  storedMetric(registry, Counter, INVENTORY_RUNS, 'Inventory runs finished, by outcome', ['outcome'], () =>
+    tally.read(INVENTORY_RUNS),
   );
   storedMetric(
     registry,

@@ -2,14 +2,17 @@ import { type Db, immediate } from '../db/open.js';
 import type { Storefront } from '../storefront.js';
 
 /**
- * The request counters of `/metrics` (supplier and shop calls), kept in SQLite so they survive
- * restarts: increments gather in memory and are added to `request_counts` by `flush()` (a
- * timer, each scrape, and at close). A crash loses at most the increments since the last flush;
- * a counter never goes down.
+ * The counters of `/metrics` no other table keeps: supplier and shop calls (here), and finished
+ * inventory runs (a trigger on `sync_runs`, whose rows the reaper deletes). They live in
+ * `metric_counts`, so they survive restarts and reaping. Increments gather in memory and are
+ * added by `flush()` (a timer, each scrape, and at close): a crash loses at most the increments
+ * since the last flush, and a counter never goes down.
  */
 
 export const SUPPLIER_REQUESTS = 'psnb2b_supplier_requests_total';
 export const SHOP_REQUESTS = 'psnb2b_shop_requests_total';
+/** Counted by a trigger on `sync_runs` (migration 6), whose rows the reaper deletes. */
+export const INVENTORY_RUNS = 'psnb2b_inventory_runs_total';
 
 export type Labels = Record<string, string>;
 
@@ -69,7 +72,7 @@ export class RequestTally {
     const rows = [...this.pending.values()];
     this.pending.clear();
     const upsert = this.db.prepare(
-      `INSERT INTO request_counts (metric, labels, n) VALUES (?, ?, ?)
+      `INSERT INTO metric_counts (metric, labels, n) VALUES (?, ?, ?)
        ON CONFLICT (metric, labels) DO UPDATE SET n = n + excluded.n`,
     );
     try {
@@ -87,7 +90,7 @@ export class RequestTally {
   read(metric: string): { labels: Labels; n: number }[] {
     this.flush();
     return (
-      this.db.prepare('SELECT labels, n FROM request_counts WHERE metric = ?').all(metric) as {
+      this.db.prepare('SELECT labels, n FROM metric_counts WHERE metric = ?').all(metric) as {
         labels: string;
         n: number;
       }[]
