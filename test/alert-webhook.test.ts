@@ -164,7 +164,7 @@ describe('alerts reach a person through alerts.webhookUrl', () => {
     expect(r.texts[0]).not.toContain(secret);
     expect(r.texts[0]).not.toContain('7QXK-M2PA-R9TD');
     expect(r.texts[0]).not.toContain('abcdefghijkl');
-    expect(r.texts[0]).toContain('7QXK-…-R9TD');
+    expect(r.texts[0]).toContain('…R9TD');
   });
 
   it('with no webhook configured, drops what waits instead of keeping it', async () => {
