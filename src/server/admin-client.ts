@@ -33,7 +33,11 @@ export class AdminClient {
         // not JSON: keep the text
       }
       if (res.status === 400) throw new UsageError(msg.slice(0, 500));
-      throw new Error(`daemon admin API ${method} ${path}: HTTP ${res.status}: ${msg.slice(0, 200)}`);
+      const hint =
+        res.status === 401
+          ? " (the CLI uses server.adminToken, else the admin-token file beside the database: run it as the daemon's user, with its config)"
+          : '';
+      throw new Error(`daemon admin API ${method} ${path}: HTTP ${res.status}: ${msg.slice(0, 200)}${hint}`);
     }
     return res;
   }
