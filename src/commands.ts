@@ -11,7 +11,8 @@ import { currentHolder } from './db/run-lock.js';
 import { AppError, ConfigError, describeSafeError, toSafeError, UsageError } from './errors.js';
 import { fileClaim } from './fulfillment/claims.js';
 import { catalogView } from './fulfillment/fulfillment-job.js';
-import { approveOrder, formatReviewListing, rejectOrder, reviewListing } from './fulfillment/order-review.js';
+import { ORDER_DECISIONS, type OrderDecision } from './fulfillment/order-decisions.js';
+import { formatReviewListing, reviewListing } from './fulfillment/order-review.js';
 import { formatOrdersListing, ordersListing } from './fulfillment/orders-report.js';
 import { type ResolveAction, resolveIntent } from './fulfillment/resolve-intent.js';
 import type { CycleOptions, CycleReport } from './inventory/sync-inventory.js';
@@ -263,7 +264,7 @@ export function buildProgram(): Command {
 
   const orders = program
     .command('orders')
-    .description('purchases parked for an operator, in flight, and lines on hold')
+    .description('purchases parked for an operator, in flight, lines on hold, and deliveries not yet ended')
     .option('--json', 'as JSON')
     .action(async (o: { json?: boolean }, cmd: Command) => {
       const loaded = load(cmd);
@@ -325,13 +326,10 @@ export function buildProgram(): Command {
       process.stdout.write(o.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatReviewListing(rows)}\n`);
     });
 
-  for (const [decision, what] of [
-    ['approve', 'buy an order held for review (or refused by the supplier) as usual'],
-    [
-      'reject',
-      'never buy an order held for review: a note to the buyer, its lines dropped; refund it in the shop',
-    ],
-  ] as const) {
+  for (const [decision, { run: decide, what }] of Object.entries(ORDER_DECISIONS) as [
+    OrderDecision,
+    (typeof ORDER_DECISIONS)[OrderDecision],
+  ][]) {
     orders
       .command(decision)
       .description(what)
@@ -343,7 +341,6 @@ export function buildProgram(): Command {
         if (!names.includes(o.store)) {
           throw new UsageError(`--store: no store named "${o.store}" (have: ${names.join(', ')})`);
         }
-        const decide = decision === 'approve' ? approveOrder : rejectOrder;
         const message = await withFulfillment(
           loaded,
           (admin) => admin.decide(decision, o.store, o.order),

@@ -412,6 +412,33 @@ export const MIGRATIONS: readonly string[] = [
     UNIQUE (alert_id, event)
   ) STRICT;
   CREATE INDEX alert_outbox_due ON alert_outbox (next_try_at) WHERE sent_at IS NULL AND gave_up_at IS NULL;
+  // 9: deliveries that end — `failed` (an operator decides), `cancelled` (refunded before any
+  // write), `abandoned`; `may_have_written` says a write of it may have reached the shop, so its
+  // codes may be in the buyer's hands and never go back to the pool.
+  `
+  ${rebuildTable(
+    'deliveries',
+    `
+    id          TEXT PRIMARY KEY,
+    store       TEXT NOT NULL,
+    order_id    TEXT NOT NULL,
+    step        TEXT,
+    completes   INTEGER NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('pending', 'failed', 'done', 'cancelled', 'abandoned')),
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    next_try_at INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    created_at  INTEGER NOT NULL,
+    done_at     INTEGER,
+    may_have_written INTEGER NOT NULL DEFAULT 0 CHECK (may_have_written IN (0, 1))`,
+    {
+      into: 'id, store, order_id, step, completes, state, attempts, next_try_at, last_error, created_at, done_at, may_have_written',
+      // Rows from before this column cannot say whether a write landed: assume one may have.
+      select:
+        'id, store, order_id, step, completes, state, attempts, next_try_at, last_error, created_at, done_at, 1',
+    },
+    "CREATE INDEX deliveries_state ON deliveries (state) WHERE state != 'done';",
+  )}
   `,
 ];
 

@@ -1,9 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { raiseAlert, resolveAlert } from '../alerts.js';
 import { immediate } from '../db/open.js';
-import { describeSafeError, QUERY_REFUSED, toSafeError } from '../errors.js';
+import { describeSafeError, type SafeError, toSafeError } from '../errors.js';
 import { entryForSku, parseEntryKey } from '../sku.js';
-import type { Delivery } from '../storefront.js';
+import type { Delivery, ShopOrder, ShopOrders, Storefront } from '../storefront.js';
+import {
+  type DeliveryRow,
+  deliveryById,
+  failDelivery,
+  resolveDeliveryAlerts,
+  unsettledDeliveries,
+} from './delivery-ledger.js';
 import { type FulfillmentContext, LOG } from './fulfillment-context.js';
 import {
   deliveredCount,
@@ -18,7 +25,6 @@ import { intakeContext, takeInOrder } from './intake.js';
 import {
   advance,
   assertInitial,
-  type DeliveryPoint,
   OWED_LINE_POINTS,
   terminalPoints,
   UnknownPointError,
@@ -27,40 +33,40 @@ import {
 
 /**
  * Delivering stored codes into shop orders. A delivery is created (codes reserved for it) only
- * after the order is read again; then each shop write is a recovery point of its own, and the
- * adapter reads back before writing, so a crash between a write and our record of it never
- * sends the buyer a second, different set.
+ * after the order is read again, and the order is read again before every later attempt: a
+ * refund or cancellation frees the codes instead (intake.ts). Each shop write is a recovery point
+ * of its own, and the adapter reads back before writing, so a crash between a write and our
+ * record of it never sends the buyer a second, different set. A delivery ends: `done`, or
+ * `failed` (a non-retryable shop error, or MAX_ATTEMPTS) with an alert and its codes kept until
+ * an operator decides (delivery-decisions.ts), or `cancelled` (refunded before any write).
  */
 
 const MAX_BACKOFF_MS = 10 * 60_000;
-const ALERT_AFTER_ATTEMPTS = 5;
+/** A warning alert first, then the delivery ends `failed` for an operator. */
+const ALERT_AFTER_ATTEMPTS = 4;
+export const MAX_DELIVERY_ATTEMPTS = 8;
 
-interface DeliveryRow {
-  id: string;
-  store: string;
-  orderId: string;
-  state: DeliveryPoint;
-  /** The name of the last shop write done (null: none yet). */
-  step: string | null;
-  completes: number;
-  attempts: number;
-  nextTryAt: number;
-  createdAt: number;
-}
+type StoreWithOrders = Storefront & { orders: ShopOrders };
 
+/** Wait before attempt n + 1: 10 s, 20 s, 40 s … capped at 10 minutes (about 40 minutes in all). */
+export const deliveryBackoffMs = (attempts: number) =>
+  Math.min(MAX_BACKOFF_MS, 5_000 * 2 ** Math.min(attempts, 10));
+
+/** Creates a delivery for every order with codes to deliver; returns the orders just read, by delivery. */
 export async function startDeliveries(
   ctx: FulfillmentContext,
   knownEntries: () => ReadonlySet<string>,
-): Promise<number> {
+): Promise<Map<string, ShopOrder>> {
   const { db } = ctx;
   const ready = db
     .prepare(
       `SELECT DISTINCT l.store, l.order_id AS orderId FROM shop_lines l JOIN codes c ON c.line = l.id
        WHERE c.delivered_at IS NULL AND c.delivery_id IS NULL AND l.state IN (${inList(OWED_LINE_POINTS)})
-         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.store = l.store AND d.order_id = l.order_id AND d.state = 'pending')`,
+         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.store = l.store AND d.order_id = l.order_id
+                           AND d.state NOT IN (${inList(terminalPoints('delivery'))}))`,
     )
     .all() as { store: string; orderId: string }[];
-  let started = 0;
+  const started = new Map<string, ShopOrder>();
   for (const { store: storeName, orderId } of ready) {
     const store = ctx.stores.get(storeName);
     if (!store || ctx.unreachable.has(storeName)) continue;
@@ -88,7 +94,7 @@ export async function startDeliveries(
       const withCodes = lines
         .map((l) => ({ line: l, codes: undeliveredCodesOf(db, l.id) }))
         .filter((x) => x.codes.length);
-      if (withCodes.length === 0) return false;
+      if (withCodes.length === 0) return null;
       const id = randomUUID();
       const allOursDelivered =
         shopOrder.lines.every((sl) => sl.sku !== null && entryForSku(ctx.mapping, sl.sku) !== null) &&
@@ -103,9 +109,9 @@ export async function startDeliveries(
       ).run(id, storeName, orderId, allOursDelivered ? 1 : 0, ctx.now());
       const mark = db.prepare('UPDATE codes SET delivery_id = ? WHERE id = ?');
       for (const w of withCodes) for (const c of w.codes) mark.run(id, c.id);
-      return true;
+      return id;
     });
-    if (created) started++;
+    if (created) started.set(created, shopOrder);
   }
   return started;
 }
@@ -154,22 +160,20 @@ export function nextStepIndex(steps: readonly string[], d: Pick<DeliveryRow, 'id
 
 /**
  * The deliveries' completer: every delivery not at a terminal point, by its point; a point not
- * in the table raises.
+ * in the table raises. `fresh`: orders read a moment ago (by `startDeliveries`), not read again.
  */
-export async function runDeliveries(ctx: FulfillmentContext): Promise<{ done: number }> {
-  const { db } = ctx;
-  const unsettled = db
-    .prepare(
-      `SELECT id, store, order_id AS orderId, state, step, completes, attempts, next_try_at AS nextTryAt, created_at AS createdAt
-       FROM deliveries WHERE state NOT IN (${inList(terminalPoints('delivery'))}) ORDER BY created_at`,
-    )
-    .all() as DeliveryRow[];
+export async function runDeliveries(
+  ctx: FulfillmentContext,
+  fresh: ReadonlyMap<string, ShopOrder> = new Map(),
+): Promise<{ done: number }> {
   let done = 0;
-  for (const d of unsettled) {
+  for (const d of unsettledDeliveries(ctx.db)) {
     switch (d.state) {
       case 'pending':
-        if (await attemptDelivery(ctx, d)) done++;
+        if (await attemptDelivery(ctx, d, fresh.get(d.id))) done++;
         break;
+      case 'failed':
+        break; // an operator decides
       default:
         unknownPoint('delivery', d.id, d.state);
     }
@@ -177,55 +181,125 @@ export async function runDeliveries(ctx: FulfillmentContext): Promise<{ done: nu
   return { done };
 }
 
-/** One attempt at a pending delivery: its remaining shop writes, each recorded by name once done. */
-async function attemptDelivery(ctx: FulfillmentContext, d: DeliveryRow): Promise<boolean> {
+/**
+ * Reads the order again right before writing, and takes it in: a refund or cancellation ends the
+ * delivery there (intake.ts). Returns whether the delivery is still pending and may write now.
+ */
+async function rereadBeforeWriting(
+  ctx: FulfillmentContext,
+  d: DeliveryRow,
+  store: StoreWithOrders,
+  fresh: ShopOrder | undefined,
+): Promise<boolean> {
+  const order = fresh ?? (await store.orders.getOrder(d.orderId));
+  if (!order) {
+    immediate(ctx.db, () => failDelivery(ctx.db, d, 'the order is no longer in the shop', null, ctx.now()));
+    return false;
+  }
+  if (!fresh) takeInOrder(intakeContext(ctx), d.store, order);
+  const now = deliveryById(ctx.db, d.id);
+  // A merchant's hold is respected: the delivery waits for it, trying again later.
+  if (order.merchantHold && now?.state === 'pending') {
+    immediate(ctx.db, () =>
+      ctx.db
+        .prepare('UPDATE deliveries SET next_try_at = ? WHERE id = ?')
+        .run(ctx.now() + MAX_BACKOFF_MS, d.id),
+    );
+    return false;
+  }
+  return now?.state === 'pending';
+}
+
+/** One attempt at a pending delivery: the order read again, then its remaining shop writes, each recorded by name. */
+async function attemptDelivery(
+  ctx: FulfillmentContext,
+  d: DeliveryRow,
+  fresh: ShopOrder | undefined,
+): Promise<boolean> {
   const { db } = ctx;
   if (d.nextTryAt > ctx.now()) return false;
   const store = ctx.stores.get(d.store);
   if (!store || ctx.unreachable.has(d.store)) return false;
   const steps = store.orders.deliverySteps;
-  const delivery = buildDelivery(ctx, d);
-  let step = -1;
+  let at = 'read';
+  let stepsDone = 0;
   try {
-    for (step = nextStepIndex(steps, d); step < steps.length; step++) {
-      const name = steps[step] as string;
+    if (!(await rereadBeforeWriting(ctx, d, store, fresh))) return false;
+    const delivery = buildDelivery(ctx, d);
+    for (let i = nextStepIndex(steps, d); i < steps.length; i++) {
+      const name = steps[i] as string;
+      at = name;
+      // Before the write leaves: from here its codes may reach the buyer, so never the pool again.
+      if (!d.mayHaveWritten)
+        immediate(db, () => db.prepare('UPDATE deliveries SET may_have_written = 1 WHERE id = ?').run(d.id));
       await store.orders.runDeliveryStep(name, delivery);
       immediate(db, () =>
         db.prepare("UPDATE deliveries SET step = ? WHERE id = ? AND state = 'pending'").run(name, d.id),
       );
+      stepsDone++;
     }
+    await finishDelivery(ctx, d, delivery, store);
+    return true;
   } catch (e) {
     const safe = toSafeError(e);
-    if (safe.retryable && (safe.status === undefined || safe.status >= 500 || safe.status === 429)) {
-      ctx.unreachable.add(d.store);
-    }
-    const attempts = d.attempts + 1;
-    // A refused document is a bug: the adapter will not send it again, so say so at once.
-    const refused = safe.code === QUERY_REFUSED;
-    const wait = refused ? MAX_BACKOFF_MS : Math.min(MAX_BACKOFF_MS, 2_000 * 2 ** Math.min(attempts, 10));
-    immediate(db, () => {
-      db.prepare('UPDATE deliveries SET attempts = ?, next_try_at = ?, last_error = ? WHERE id = ?').run(
-        attempts,
-        ctx.now() + wait,
-        JSON.stringify(safe),
-        d.id,
-      );
-      if (attempts >= ALERT_AFTER_ATTEMPTS || refused) {
-        raiseAlert(
-          db,
-          'delivery-failing',
-          d.id,
-          `delivery into ${d.store} order ${d.orderId} keeps failing: ${describeSafeError(safe)}`,
-          ctx.now(),
-        );
-      }
-    });
-    ctx.log.warn(
-      `delivery into ${d.store} order ${d.orderId} failed at step ${steps[step] ?? d.step} (attempt ${attempts}): ${describeSafeError(safe)}; retrying in ${Math.round(wait / 1000)} s`,
-      { ...LOG, store: d.store },
-    );
+    // A refused request (non-retryable) changed nothing: if it was this attempt's first write and
+    // none landed before, the codes still cannot have reached the buyer.
+    const nothingWritten =
+      !d.mayHaveWritten && stepsDone === 0 && (at === 'read' || safe.retryable === false);
+    attemptFailed(ctx, d, safe, at, nothingWritten);
     return false;
   }
+}
+
+/** Records a failed attempt: retried with backoff, or `failed` (non-retryable, or too many attempts). */
+function attemptFailed(
+  ctx: FulfillmentContext,
+  d: DeliveryRow,
+  safe: SafeError,
+  at: string,
+  nothingWritten: boolean,
+): void {
+  const { db } = ctx;
+  if (safe.retryable && (safe.status === undefined || safe.status >= 500 || safe.status === 429)) {
+    ctx.unreachable.add(d.store);
+  }
+  const attempts = d.attempts + 1;
+  const final = safe.retryable === false || attempts >= MAX_DELIVERY_ATTEMPTS;
+  const wait = deliveryBackoffMs(attempts);
+  immediate(db, () => {
+    const now = ctx.now();
+    db.prepare(
+      'UPDATE deliveries SET attempts = ?, next_try_at = ?, last_error = ?, may_have_written = ? WHERE id = ?',
+    ).run(attempts, now + wait, JSON.stringify(safe), nothingWritten ? 0 : 1, d.id);
+    if (final) {
+      const cause =
+        safe.retryable === false
+          ? `refused at ${at}: ${describeSafeError(safe)}`
+          : `${attempts} attempts, the last at ${at}: ${describeSafeError(safe)}`;
+      failDelivery(db, d, cause, safe, now);
+    } else if (attempts >= ALERT_AFTER_ATTEMPTS) {
+      raiseAlert(
+        db,
+        'delivery-failing',
+        d.id,
+        `delivery into ${d.store} order ${d.orderId} keeps failing (${attempts} of ${MAX_DELIVERY_ATTEMPTS} attempts): ${describeSafeError(safe)}`,
+        now,
+      );
+    }
+  });
+  const log = `delivery into ${d.store} order ${d.orderId} failed at ${at} (attempt ${attempts}): ${describeSafeError(safe)}`;
+  if (final) ctx.log.error(`${log}; failed, an operator decides`, { ...LOG, store: d.store });
+  else ctx.log.warn(`${log}; retrying in ${Math.round(wait / 1000)} s`, { ...LOG, store: d.store });
+}
+
+/** Every write is in: the delivery is done, its codes delivered, its lines delivered where whole. */
+async function finishDelivery(
+  ctx: FulfillmentContext,
+  d: DeliveryRow,
+  delivery: Delivery,
+  store: StoreWithOrders,
+): Promise<void> {
+  const { db } = ctx;
   const heldLines = immediate(db, () => {
     const now = ctx.now();
     advance(db, 'delivery', d.id, 'pending', 'done', now);
@@ -237,7 +311,7 @@ async function attemptDelivery(ctx: FulfillmentContext, d: DeliveryRow): Promise
       if (l.holdReason) held.push(l);
       if (deliveredCount(db, l.id) >= l.units) moveLine(db, l, 'delivered', now, { holdReason: null });
     }
-    resolveAlert(db, 'delivery-failing', d.id, now);
+    resolveDeliveryAlerts(db, d.id, now);
     resolveAlert(db, 'max-wait', `${d.store}/${d.orderId}`, now);
     return held;
   });
@@ -254,5 +328,4 @@ async function attemptDelivery(ctx: FulfillmentContext, d: DeliveryRow): Promise
       );
     }
   }
-  return true;
 }

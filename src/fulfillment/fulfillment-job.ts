@@ -164,8 +164,8 @@ export async function runPass(ctx: FulfillmentContext, opts: { poll: boolean }):
     report.intents = (await purchase(ctx, catalog)).intents;
   });
   const deliver = async () => {
-    await startDeliveries(ctx, knownEntriesOf(ctx.db));
-    report.delivered += (await runDeliveries(ctx)).done;
+    const fresh = await startDeliveries(ctx, knownEntriesOf(ctx.db));
+    report.delivered += (await runDeliveries(ctx, fresh)).done;
   };
   // Codes already stored go out first: a supplier poll waiting for a pacer slot never delays them.
   await phase('deliver', deliver);

@@ -6,6 +6,7 @@ import { loadSnapshot } from '../inventory/snapshot-store.js';
 import type { Logger } from '../log.js';
 import { entryForSku, entryKey, type SkuMapping } from '../sku.js';
 import type { ShopOrder, ShopOrders, Storefront } from '../storefront.js';
+import { cancelDelivery, failDelivery, unsettledDeliveryOf } from './delivery-ledger.js';
 import { type FulfillmentContext, LOG } from './fulfillment-context.js';
 import {
   assignedCount,
@@ -144,21 +145,59 @@ function staleSnapshot(ctx: IntakeContext, store: string, order: ShopOrder): boo
   return false;
 }
 
-function hasPendingDelivery(db: Db, store: string, orderId: string): boolean {
-  return (
-    db
-      .prepare("SELECT 1 FROM deliveries WHERE store = ? AND order_id = ? AND state = 'pending'")
-      .get(store, orderId) !== undefined
-  );
+/** What the shop now says a line owes (delivered units included): refunds and cancels lower it. */
+function owedNow(order: ShopOrder, shopLineId: string, delivered: number): number {
+  const shopLine = order.lines.find((l) => l.id === shopLineId);
+  if (!shopLine || order.closed) return delivered;
+  return shopLine.unitsToFulfill + delivered;
+}
+
+/**
+ * A refund or cancel that meets a delivery not yet ended. If none of its writes can have reached
+ * the shop, the delivery is cancelled and its codes freed, so the reduction below pools them and
+ * nothing is written into the order. If one may have (the buyer may hold the codes), they are
+ * never pooled: a closed order fails the delivery with an alert; otherwise the shop may already
+ * count units we have not recorded as delivered yet, so the delivery finishes first and the next
+ * read reconciles. Returns whether intake goes on with the order.
+ */
+function settleUnendedDelivery(ctx: IntakeContext, store: string, order: ShopOrder): boolean {
+  const { db } = ctx;
+  const d = unsettledDeliveryOf(db, store, order.id);
+  if (!d) return true;
+  const reduced =
+    order.closed ||
+    linesOfOrder(db, store, order.id).some(
+      (l) => isOwed(l) && owedNow(order, l.lineId, deliveredCount(db, l.id)) < l.units,
+    );
+  if (!reduced) return true;
+  const now = ctx.now();
+  if (!d.mayHaveWritten) {
+    cancelDelivery(db, d, now);
+    ctx.log.info(
+      `${store} order ${order.number}: changed before its delivery was written; delivery cancelled`,
+      {
+        ...LOG,
+        store,
+      },
+    );
+    return true;
+  }
+  if (order.closed) {
+    failDelivery(
+      db,
+      d,
+      'the order was refunded or cancelled while its codes were being written (a write may have reached it, so they are not pooled)',
+      null,
+      now,
+    );
+  }
+  return false;
 }
 
 export function takeInOrder(ctx: IntakeContext, store: string, order: ShopOrder): IntakeResult {
   const { db } = ctx;
   const now = ctx.now();
   const result: IntakeResult = { newLines: 0, reduced: 0, pooled: 0, stale: false };
-  // Mid-delivery the shop may already count units we have not recorded as delivered yet; the
-  // delivery finishes first, and the next read reconciles.
-  if (hasPendingDelivery(db, store, order.id)) return result;
   const known = ctx.knownEntries();
   immediate(db, () => {
     if (staleSnapshot(ctx, store, order)) {
@@ -169,6 +208,7 @@ export function takeInOrder(ctx: IntakeContext, store: string, order: ShopOrder)
       });
       return;
     }
+    if (!settleUnendedDelivery(ctx, store, order)) return;
     for (const shopLine of order.lines) {
       const entry = shopLine.sku ? entryForSku(ctx.mapping, shopLine.sku) : null;
       if (!entry || !shopLine.sku) continue; // not ours
@@ -237,7 +277,7 @@ export function takeInOrder(ctx: IntakeContext, store: string, order: ShopOrder)
         continue;
       }
       const delivered = deliveredCount(db, existing.id);
-      const owed = order.closed ? delivered : shopLine.unitsToFulfill + delivered;
+      const owed = owedNow(order, shopLine.id, delivered);
       if (owed > existing.units) {
         setLine(db, existing.id, { units: owed }, now);
         continue;

@@ -2,6 +2,7 @@ import type { Db } from '../db/open.js';
 import { getKv } from '../db/open.js';
 import { centsToUsd } from '../money.js';
 import { CLAIM_MARGIN_MS, CLAIM_WINDOW_MS } from './claims.js';
+import { type DeliveryListing, deliveryListing } from './delivery-decisions.js';
 import {
   type IntentRow,
   intentAllocations,
@@ -68,6 +69,8 @@ export interface OrdersListing {
   parked: (IntentRow & { lines: number })[];
   inFlight: IntentRow[];
   held: LineRow[];
+  /** Deliveries not yet ended: pending (being written) and failed (an operator decides). */
+  deliveries: DeliveryListing[];
 }
 
 export function ordersListing(db: Db): OrdersListing {
@@ -75,6 +78,7 @@ export function ordersListing(db: Db): OrdersListing {
     parked: intentsIn(db, 'parked').map((i) => ({ ...i, lines: intentAllocations(db, i.id).length })),
     inFlight: intentsIn(db, 'created', 'sending', 'ordered'),
     held: linesInState(db, 'held'),
+    deliveries: deliveryListing(db),
   };
 }
 
@@ -103,5 +107,15 @@ export function formatOrdersListing(l: OrdersListing): string {
       `  ${h.store} order ${h.orderNumber} line ${h.lineId} ${h.sku} ×${h.units}: ${h.holdReason}  since ${t(h.receivedAt)}`,
     );
   }
+  const failed = l.deliveries.filter((d) => d.state === 'failed');
+  out.push(
+    `failed deliveries (an operator decides; \`orders retry-delivery | abandon-delivery --store NAME --order ID\`): ${failed.length}`,
+  );
+  for (const d of failed) {
+    out.push(
+      `  ${d.store} order ${d.orderId}  ${d.codes} code(s) kept  ${d.attempts} attempt(s), last write done: ${d.step ?? 'none'}${d.mayHaveWritten ? ' (a write may have reached the order)' : ''}${d.lastError ? `  (${d.lastError})` : ''}`,
+    );
+  }
+  out.push(`deliveries being written: ${l.deliveries.length - failed.length}`);
   return out.join('\n');
 }

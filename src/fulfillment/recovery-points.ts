@@ -73,12 +73,24 @@ const INTENT = {
 
 const DELIVERY = {
   pending: {
-    to: ['done'],
+    // → cancelled: the order was refunded or cancelled before any write could have reached it.
+    to: ['done', 'failed', 'cancelled'],
     terminal: false,
     initial: true,
     resume: 'read the order again, then run the adapter’s steps after the one named in `step`',
   },
+  failed: {
+    to: ['pending', 'abandoned', 'cancelled'],
+    terminal: false,
+    resume: 'wait for an operator (`orders retry-delivery` / `orders abandon-delivery`); codes kept',
+  },
   done: { to: [], terminal: true, resume: 'none: every write is in the shop order' },
+  cancelled: { to: [], terminal: true, resume: 'none: nothing was written; its codes were freed' },
+  abandoned: {
+    to: [],
+    terminal: true,
+    resume: 'none: an operator gave up on it; codes that cannot have reached the buyer went to the pool',
+  },
 } as const satisfies Record<string, PointSpec>;
 
 const CLAIM = {

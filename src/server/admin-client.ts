@@ -1,6 +1,7 @@
 import type { BackupResult } from '../db/backup.js';
 import { UsageError } from '../errors.js';
 import type { ClaimOutcome, ClaimRequest } from '../fulfillment/claims.js';
+import type { OrderDecision } from '../fulfillment/order-decisions.js';
 import type { ReviewListing } from '../fulfillment/order-review.js';
 import type { OrdersListing } from '../fulfillment/orders-report.js';
 import type { ResolveAction } from '../fulfillment/resolve-intent.js';
@@ -62,8 +63,8 @@ export class AdminClient {
     return (await (await this.request('GET', '/admin/orders/review')).json()) as ReviewListing[];
   }
 
-  /** `approve` or `reject` an order held for review. */
-  async decide(decision: 'approve' | 'reject', store: string, orderId: string): Promise<string> {
+  /** An operator's decision about one order (`approve`, `reject`, `retry-delivery`, `abandon-delivery`). */
+  async decide(decision: OrderDecision, store: string, orderId: string): Promise<string> {
     return (
       (await (await this.request('POST', `/admin/orders/${decision}`, { store, orderId })).json()) as {
         message: string;

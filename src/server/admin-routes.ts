@@ -4,7 +4,8 @@ import type { Db } from '../db/open.js';
 import { toSafeError } from '../errors.js';
 import { type ClaimRequest, fileClaim } from '../fulfillment/claims.js';
 import { catalogView } from '../fulfillment/fulfillment-job.js';
-import { approveOrder, rejectOrder, reviewListing } from '../fulfillment/order-review.js';
+import { ORDER_DECISIONS, type OrderDecision } from '../fulfillment/order-decisions.js';
+import { reviewListing } from '../fulfillment/order-review.js';
 import { ordersListing } from '../fulfillment/orders-report.js';
 import { type ResolveAction, resolveIntent } from '../fulfillment/resolve-intent.js';
 import type { CycleOptions, CycleReport } from '../inventory/sync-inventory.js';
@@ -74,7 +75,7 @@ export function adminRoutes(deps: AdminDeps): Route[] {
       admin: true,
       handle: () => (f ? { status: 200, json: reviewListing(f.ctx.db) } : fulfillmentOff),
     },
-    ...(['approve', 'reject'] as const).map(
+    ...(Object.keys(ORDER_DECISIONS) as OrderDecision[]).map(
       (decision): Route => ({
         method: 'POST',
         path: `/admin/orders/${decision}`,
@@ -95,7 +96,7 @@ export function adminRoutes(deps: AdminDeps): Route[] {
           }
           // Between passes, so an operator's decision never races the pipeline; the decision
           // itself re-checks the order's state inside the transaction that acts on it.
-          const decide = decision === 'approve' ? approveOrder : rejectOrder;
+          const decide = ORDER_DECISIONS[decision].run;
           const message = await f.job.run({ poll: false }).then(() => decide(f.ctx, store, orderId));
           f.kick();
           return { status: 200, json: { message } };

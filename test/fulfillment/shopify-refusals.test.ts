@@ -19,14 +19,14 @@ const alertsOf = (world: FulfillmentWorld, kind: string) =>
   openAlerts(world.runtime.db).filter((a) => a.kind === kind);
 
 describe('a Shopify document refused by the store', () => {
-  it('is sent once: the delivery stops sending it and an alert names the query', async () => {
+  it('is sent once: the delivery ends failed and its alert names the query', async () => {
     w = await startFulfillmentWorld();
     const world = w;
     // As if the read-back had grown past the cost cap (what issue 9 found).
     world.shop.refuseOperation('DeliveryFulfilled');
     const o = world.shop.placeOrder({ lines: [{ sku: world.skus[0] as string, quantity: 1 }] });
     const [alert] = await world.until(() => {
-      const open = alertsOf(world, 'delivery-failing');
+      const open = alertsOf(world, 'delivery-failed');
       return open.length > 0 ? open : null;
     }, 'an alert about the delivery');
     expect(alert?.detail).toMatch(/DeliveryFulfilled: refused by Shopify \(MAX_COST_EXCEEDED\)/);
@@ -40,7 +40,9 @@ describe('a Shopify document refused by the store', () => {
     await world.pass();
     await world.pass();
     expect(world.shop.stats.rejected).toBe(1);
-    expect(alertsOf(world, 'delivery-failing')).toHaveLength(1);
+    // A non-retryable error ends the delivery `failed` (codes kept) until an operator decides.
+    expect(alertsOf(world, 'delivery-failed')).toHaveLength(1);
+    expect(world.runtime.db.prepare('SELECT state FROM deliveries').all()).toEqual([{ state: 'failed' }]);
   }, 30_000);
 });
 

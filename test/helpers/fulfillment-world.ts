@@ -37,6 +37,8 @@ export interface FulfillmentWorld {
   pass(): Promise<void>;
   /** Passes until `probe` holds. */
   until<T>(probe: () => T, what: string, timeoutMs?: number): Promise<NonNullable<T>>;
+  /** The config the runtime was built from (to run the CLI or a daemon on the same database). */
+  configText(): string;
   /** Reopens the runtime on the same database (a restart after a crash). */
   restart(over?: Partial<WorldOptions>): Promise<void>;
   close(): Promise<void>;
@@ -166,6 +168,7 @@ export async function startFulfillmentWorld(opts: Partial<WorldOptions> = {}): P
     dbFile,
     skus,
     logs: () => captured.join(''),
+    configText: () => configText(o, supplierUrl, shop.shop, dbFile, codesKey, wooUrl),
     async pass() {
       await runPass(world.f.ctx, { poll: true });
     },
@@ -186,7 +189,8 @@ export async function startFulfillmentWorld(opts: Partial<WorldOptions> = {}): P
       world.f = runtime.fulfillment as Fulfillment;
     },
     async close() {
-      await runtime.close();
+      // A test may have closed it already (to run a daemon on the same database).
+      if (runtime.db.open) await runtime.close();
       await Promise.allSettled([supplier.stop(), shop.stop(), woo?.stop()]);
     },
   };

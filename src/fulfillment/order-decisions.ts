@@ -1,0 +1,31 @@
+import { abandonDelivery, retryDelivery } from './delivery-decisions.js';
+import type { FulfillmentContext } from './fulfillment-context.js';
+import { approveOrder, rejectOrder } from './order-review.js';
+
+/**
+ * An operator's decisions about one shop order (`orders <decision> --store NAME --order ID`), by
+ * name: the CLI, the admin API and its client all read this table.
+ */
+export const ORDER_DECISIONS = {
+  approve: {
+    run: approveOrder,
+    what: 'buy an order held for review (or refused by the supplier) as usual',
+  },
+  reject: {
+    run: rejectOrder,
+    what: 'never buy an order held for review: a note to the buyer, its lines dropped; refund it in the shop',
+  },
+  'retry-delivery': {
+    run: retryDelivery,
+    what: 'try a failed delivery again, from the shop write where it stopped',
+  },
+  'abandon-delivery': {
+    run: abandonDelivery,
+    what: 'end a failed delivery: its codes to the pool (kept out if a write may have reached the order); its lines held for you',
+  },
+} as const satisfies Record<
+  string,
+  { run: (ctx: FulfillmentContext, store: string, orderId: string) => Promise<string>; what: string }
+>;
+
+export type OrderDecision = keyof typeof ORDER_DECISIONS;
