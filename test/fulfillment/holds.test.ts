@@ -250,3 +250,22 @@ describe('balance: released one line at a time, oldest first', () => {
     expect(ordersStatus(world.runtime.db).orders.onHold).toBe(1);
   });
 });
+
+describe('unknown-entry: released when the cause is gone', () => {
+  it('a sale of an entry the feed does not list is held with an alert, and bought once the feed lists it', async () => {
+    w = await startFulfillmentWorld();
+    const world = w;
+    const entry = { region: 'XA', denomination: 10, currency: 'USD', priceCents: 900, qty: 50 };
+    const placed = world.shop.placeOrder({
+      lines: [{ sku: skuOf({ ...entry, listed: true }), quantity: 1 }],
+    });
+    await world.until(() => linesInState(world.runtime.db, 'held').length === 1, 'held');
+    expect(heldReasons(world)).toEqual(['unknown-entry']);
+    expect(alertKinds(world)).toContain('unknown-entry');
+    expect(world.supplier.ledger().requests['POST /orders']).toBe(0);
+    world.supplier.setListed(entry.region, entry.denomination, true, entry);
+    await world.runtime.job.run({});
+    await world.until(() => world.shop.fulfillments(placed.orderId).length === 1, 'delivered once listed');
+    expect(alertKinds(world)).not.toContain('unknown-entry');
+  });
+});
