@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseEnv } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import { Command, CommanderError } from 'commander';
 import { type LoadedConfig, loadConfigFile, loadStatusView, maskConfig } from '../config/load.js';
@@ -8,6 +9,7 @@ import { startDaemon } from './daemon.js';
 import { type BackupResult, backupDatabase } from './db/backup.js';
 import { assertSchemaVersion, openDb } from './db/open.js';
 import { currentHolder } from './db/run-lock.js';
+import { formatDoctor, runDoctor, saleWouldGoThrough } from './doctor.js';
 import { AppError, ConfigError, describeSafeError, toSafeError, UsageError } from './errors.js';
 import { fileClaim } from './fulfillment/claims.js';
 import { catalogView } from './fulfillment/fulfillment-job.js';
@@ -15,9 +17,11 @@ import { ORDER_DECISIONS, type OrderDecision } from './fulfillment/order-decisio
 import { formatReviewListing, reviewListing } from './fulfillment/order-review.js';
 import { formatOrdersListing, ordersListing } from './fulfillment/orders-report.js';
 import { type ResolveAction, resolveIntent } from './fulfillment/resolve-intent.js';
+import { completeAnswers, type InitAnswers, initFiles, writeInit } from './init.js';
 import type { CycleOptions, CycleReport } from './inventory/sync-inventory.js';
 import { createLogger, type Logger } from './log.js';
 import { packageVersion } from './package-info.js';
+import { registerSecret } from './redact.js';
 import { databasePath, type Fulfillment, openRuntime, storeSummaries } from './runtime.js';
 import { runStandaloneSandbox, sandboxStoreSummaries } from './sandbox/sandbox-mode.js';
 import { AdminClient } from './server/admin-client.js';
@@ -69,6 +73,32 @@ function daemonAdmin(loaded: LoadedConfig): AdminClient | null {
   } finally {
     db.close();
   }
+}
+
+/** KEY=VALUE lines into the environment; a variable already set wins, as with `node --env-file`. */
+function loadEnvFile(file: string): void {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--env-file: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+  }
+  for (const [k, v] of Object.entries(parseEnv(text))) {
+    registerSecret(v);
+    if (process.env[k] === undefined) process.env[k] = v;
+  }
+}
+
+/** Relative to the cwd when below it, else absolute. */
+function shortPath(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel.startsWith('..') ? file : rel;
+}
+
+async function printDoctor(loaded: LoadedConfig): Promise<void> {
+  const checks = await runDoctor(loaded, commandLogger(loaded));
+  process.stdout.write(`${formatDoctor(checks)}\n`);
+  if (!saleWouldGoThrough(checks)) process.exitCode = 1;
 }
 
 /** Runs a mutating command through the daemon when one holds the lock, else in-process under the lock. */
@@ -175,6 +205,11 @@ export function buildProgram(): Command {
     .description('Keeps WooCommerce and Shopify shops in step with the PSN:B2B supplier.')
     .version(packageVersion(), '-V, --version', 'print the version')
     .option('-c, --config <file>', 'config file (default: $SYNC_CONFIG or ./sync.config.yaml)')
+    .option('--env-file <file>', 'read KEY=VALUE lines into the environment first (what init writes)')
+    .hook('preAction', (_p, action) => {
+      const envFile = (action.optsWithGlobals() as { envFile?: string }).envFile;
+      if (envFile) loadEnvFile(envFile);
+    })
     .exitOverride()
     .showHelpAfterError();
 
@@ -427,11 +462,52 @@ export function buildProgram(): Command {
     .command('config')
     .description('configuration')
     .command('check')
-    .description('validate the config and print it with secrets masked')
-    .action(async (_o, cmd: Command) => {
+    .description('validate the config and print it with secrets masked; --live also runs doctor')
+    .option('--live', 'then run doctor: the live checks of the supplier, the shops and the database')
+    .action(async (o: { live?: boolean }, cmd: Command) => {
       const loaded = await checkConfigFile(configFile(cmd.optsWithGlobals()));
       process.stdout.write(
         `# ${loaded.configPath}: valid\n${JSON.stringify(maskConfig(loaded.raw), null, 2)}\n`,
+      );
+      if (o.live) await printDoctor(loaded);
+    });
+
+  program
+    .command('doctor')
+    .description('live checks, one line and a verdict each; exit 0 only when a sale would go through')
+    .action(async (_o, cmd: Command) => {
+      await printDoctor(load(cmd));
+    });
+
+  program
+    .command('init')
+    .description(
+      'write a live config (secrets as environment references, their values in an owner-only env file), then run doctor',
+    )
+    .option('--out <file>', 'config file to write', './live.yaml')
+    .option('--env-file-out <file>', 'env file to write (default: beside --out, .env)')
+    .option('--database <path>', 'database, relative to the config (never the sandbox one)', './data/live.db')
+    .option('--supplier-url <url>', 'PSN:B2B API base', 'https://psnb2b.com/api/v1')
+    .option('--supplier-key <key>', 'PSN:B2B API key')
+    .option('--woo-name <name>', 'WooCommerce store name', 'shop-a')
+    .option('--woo-url <url>', 'WooCommerce home URL')
+    .option('--woo-key <key>', 'WooCommerce REST consumer key (Read/Write)')
+    .option('--woo-secret <secret>', 'WooCommerce REST consumer secret')
+    .option('--shopify-name <name>', 'Shopify store name', 'shop-b')
+    .option('--shopify-shop <host>', 'Shopify shop host (example.myshopify.com)')
+    .option('--shopify-token <token>', 'Shopify Admin API access token')
+    .option('--shopify-secret <secret>', 'Shopify app API secret key')
+    .action(async (o: InitAnswers & { envFileOut?: string }) => {
+      const files = initFiles({ out: o.out, envFile: o.envFileOut });
+      const answers = await completeAnswers({ ...o, envFile: files.envFile }, process.stdin.isTTY === true);
+      const { configFile: written, envFile } = writeInit(answers);
+      process.stdout.write(
+        `wrote ${written}\nwrote ${envFile} (mode 0600: the secrets and a new codesKey; back it up)\n`,
+      );
+      loadEnvFile(envFile);
+      await printDoctor(loadConfigFile(written));
+      process.stdout.write(
+        `next: psnb2b-sync run --config ${shortPath(written)} --env-file ${shortPath(envFile)}\n`,
       );
     });
 

@@ -58,6 +58,12 @@ export interface StockReading {
   calls: CallCounts;
 }
 
+/** The credentials and the right to write, found out without changing anything (`doctor`). */
+export interface AccessCheck {
+  verdict: 'ok' | 'warn' | 'fail';
+  detail: string;
+}
+
 export interface PushOptions {
   /** Called after each write call with the number of targets settled so far. */
   onProgress?: (settled: number, total: number) => void;
@@ -70,6 +76,8 @@ export interface Storefront {
   pushStock(targets: StockTarget[], options?: PushOptions): Promise<PushOutcome>;
   /** Reads what the store shows for these SKUs, writing nothing; throws only for a store that is unreachable. */
   readStock(skus: readonly string[]): Promise<StockReading>;
+  /** Are the credentials accepted, and may they write? Changes nothing in the shop. */
+  checkAccess(): Promise<AccessCheck>;
   /** Order intake and delivery (fulfillment). Optional until every adapter has it. */
   readonly orders?: ShopOrders;
   /** The shop's clock minus ours, from its last HTTP `Date` header, where the adapter tracks it. */

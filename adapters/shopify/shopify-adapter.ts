@@ -12,6 +12,7 @@ import {
 } from '../../src/push-tally.js';
 import { skuKey } from '../../src/sku.js';
 import type {
+  AccessCheck,
   CachedSku,
   CallCounts,
   PushOptions,
@@ -407,6 +408,22 @@ export class ShopifyStorefront implements Storefront {
       state,
       current.map((c) => ({ sku: c.wanted.targets[0]?.sku ?? c.wanted.key, quantity: c.available })),
     );
+  }
+
+  /**
+   * The token is checked by a read (the stock location). Shopify has no write that changes
+   * nothing, so the write scopes are named for the merchant to check, not tried.
+   */
+  async checkAccess(): Promise<AccessCheck> {
+    try {
+      const location = await this.ensureLocation(new PushState(0));
+      return {
+        verdict: 'warn',
+        detail: `token accepted (stock location "${location.name}"); write scopes not tried (no harmless write exists): the app needs write_inventory, write_products, write_orders, write_merchant_managed_fulfillment_orders`,
+      };
+    } catch (e) {
+      return { verdict: 'fail', detail: toSafeError(e).message };
+    }
   }
 
   async close(): Promise<void> {

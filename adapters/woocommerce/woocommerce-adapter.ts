@@ -11,6 +11,7 @@ import {
 } from '../../src/push-tally.js';
 import { skuKey } from '../../src/sku.js';
 import type {
+  AccessCheck,
   CallCounts,
   PushOptions,
   PushOutcome,
@@ -218,6 +219,42 @@ export class WooCommerceStorefront implements Storefront {
       state,
       resolved.map((r) => ({ sku: r.wanted.targets[0]?.sku ?? r.wanted.key, quantity: r.stock ?? null })),
     );
+  }
+
+  /**
+   * A key's permissions are checked by WooCommerce before any route runs, so an empty batch
+   * write (`POST products/batch {}`, which changes nothing) is refused for a read-only key and
+   * accepted for a read/write one.
+   */
+  async checkAccess(): Promise<AccessCheck> {
+    const refused = (e: StorefrontError) => e.status === 401 || e.status === 403;
+    try {
+      await this.client.get('products', { params: { per_page: 1, _fields: 'id' } });
+    } catch (e) {
+      const err = this.asStorefrontError(e);
+      return {
+        verdict: 'fail',
+        detail: refused(err)
+          ? `key refused (${err.status}): check consumerKey and consumerSecret, and that url is the store's home URL: ${err.message}`
+          : `not reachable: ${err.message}`,
+      };
+    }
+    try {
+      await this.client.post('products/batch', {}, { idempotent: true });
+      return {
+        verdict: 'ok',
+        detail:
+          'key accepted, with write permission (tried with an empty batch write, which changes nothing)',
+      };
+    } catch (e) {
+      const err = this.asStorefrontError(e);
+      return {
+        verdict: 'fail',
+        detail: refused(err)
+          ? `key may read but not write (${err.status}): give it Read/Write permission (WooCommerce → Settings → Advanced → REST API)`
+          : `write check failed: ${err.message}`,
+      };
+    }
   }
 
   async close(): Promise<void> {

@@ -43,6 +43,9 @@ function store(name: string): Storefront & { release: () => void; pushes: number
         calls: { reads: 1, writes: 0 },
       };
     },
+    async checkAccess() {
+      return { verdict: 'ok' as const, detail: 'test store' };
+    },
     async close() {},
   };
   return s;
