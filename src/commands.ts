@@ -223,15 +223,23 @@ export function buildProgram(): Command {
       process.on('unhandledRejection', (e) =>
         log.error(`unhandled rejection: ${describeSafeError(toSafeError(e))}`, { component: 'daemon' }),
       );
-      const daemon = await startDaemon(loaded, log);
-      await new Promise<void>((resolve) => {
+      // Ctrl-C under `npm start` arrives twice (the terminal's, and npm forwarding it), and may come
+      // while the daemon is still starting: the handlers are in place first, every signal after
+      // the first is absorbed, and the exit is 0 (so npm's is too).
+      const started = startDaemon(loaded, log);
+      let stopping = false;
+      const stopped = new Promise<void>((resolve) => {
         const stop = (signal: string) => {
+          if (stopping) return;
+          stopping = true;
           log.info(`${signal}: finishing the step in flight`, { component: 'daemon' });
-          daemon.stop().then(resolve, resolve);
+          started.then((d) => d.stop()).then(resolve, resolve);
         };
-        process.once('SIGINT', () => stop('SIGINT'));
-        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.on('SIGINT', () => stop('SIGINT'));
+        process.on('SIGTERM', () => stop('SIGTERM'));
       });
+      await started;
+      await stopped;
     });
 
   program

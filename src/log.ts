@@ -22,7 +22,10 @@ const scrubAll = winston.format((info) => {
 
 const pretty = winston.format.printf((info) => {
   const { level, message, timestamp, component, ...rest } = info as Record<string, unknown>;
-  const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
+  // key=value, so a readable line stays one style (no JSON tail).
+  const extra = Object.entries(rest)
+    .map(([k, v]) => ` ${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join('');
   return `${String(timestamp).slice(11, 19)} ${level}${component ? ` [${component}]` : ''} ${message}${extra}`;
 });
 
