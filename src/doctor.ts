@@ -10,6 +10,7 @@ import type { CycleReport } from './inventory/sync-inventory.js';
 import type { Logger } from './log.js';
 import { formatUsd, usdToCents } from './money.js';
 import { checkStoreClocks, databasePath, openRuntime, type Runtime } from './runtime.js';
+import { refuseSandboxDatabase } from './sandbox/sandbox-database.js';
 
 /**
  * `psnb2b-sync doctor`: what a sale needs, checked live, one line and a verdict each. It reads
@@ -172,9 +173,21 @@ function existingFolder(file: string): string {
   return dir;
 }
 
-function databaseChecks(loaded: LoadedConfig): DoctorCheck[] {
+/** A live config on the sandbox's (marked) database: the refusal `run` would give, as a check. */
+function sandboxDatabaseProblem(loaded: LoadedConfig): string | null {
+  if (loaded.raw.sandbox) return null;
+  try {
+    refuseSandboxDatabase(databasePath({ database: loaded.raw.database, baseDir: loaded.baseDir }));
+    return null;
+  } catch (e) {
+    return e instanceof AppError ? e.message : toSafeError(e).message;
+  }
+}
+
+function databaseChecks(loaded: LoadedConfig, wrongDatabase: string | null): DoctorCheck[] {
   const file = databasePath({ database: loaded.raw.database, baseDir: loaded.baseDir });
   const checks: DoctorCheck[] = [];
+  if (wrongDatabase) checks.push({ verdict: 'fail', name: 'database', detail: wrongDatabase });
   const folder = existingFolder(file);
   const target = existsSync(file) ? file : folder;
   try {
@@ -213,8 +226,11 @@ function databaseChecks(loaded: LoadedConfig): DoctorCheck[] {
   return checks;
 }
 
-function codesKeyCheck(rt: Runtime, dbExisted: boolean): DoctorCheck {
+function codesKeyCheck(rt: Runtime, dbExisted: boolean, wrongDatabase: boolean): DoctorCheck {
   const name = 'codesKey';
+  if (wrongDatabase && rt.config.codesKey) {
+    return { verdict: 'ok', name, detail: 'valid; not tried against the sandbox database (see database)' };
+  }
   if (!rt.config.codesKey) {
     return {
       verdict: 'fail',
@@ -238,7 +254,8 @@ function codesKeyCheck(rt: Runtime, dbExisted: boolean): DoctorCheck {
 
 export async function runDoctor(loaded: LoadedConfig, log: Logger): Promise<DoctorCheck[]> {
   const dbExisted = existsSync(databasePath({ database: loaded.raw.database, baseDir: loaded.baseDir }));
-  const rt = await openRuntime(loaded, log, { dryRun: true });
+  const wrongDatabase = sandboxDatabaseProblem(loaded);
+  const rt = await openRuntime(loaded, log, { dryRun: true, ignoreDatabase: wrongDatabase !== null });
   try {
     const checks = await supplierChecks(rt);
     for (const s of rt.stores) {
@@ -250,8 +267,8 @@ export async function runDoctor(loaded: LoadedConfig, log: Logger): Promise<Doct
     checks.push(
       ...clockChecks(rt),
       ...(await webhookChecks(rt)),
-      ...databaseChecks(loaded),
-      codesKeyCheck(rt, dbExisted),
+      ...databaseChecks(loaded, wrongDatabase),
+      codesKeyCheck(rt, dbExisted, wrongDatabase !== null),
     );
     return checks;
   } finally {

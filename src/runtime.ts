@@ -114,6 +114,8 @@ export interface RuntimeOptions {
    * no file is created or written, no lock taken, and fulfillment does not start.
    */
   dryRun?: boolean;
+  /** With `dryRun`: start from an empty database whatever the file holds (doctor, having judged the file itself). */
+  ignoreDatabase?: boolean;
 }
 
 export async function openRuntime(
@@ -125,10 +127,10 @@ export async function openRuntime(
   const file = databasePath(config);
   let db: Db;
   try {
-    if (opts.dryRun) db = openScratchCopy(file);
+    if (!sandbox && !opts.ignoreDatabase) refuseSandboxDatabase(file);
+    if (opts.dryRun) db = openScratchCopy(opts.ignoreDatabase ? null : file);
     else {
       if (sandbox) prepareSandboxDatabase(file, log);
-      else refuseSandboxDatabase(file);
       db = openDb(file, { log });
     }
   } catch (e) {

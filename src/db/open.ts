@@ -43,12 +43,12 @@ export function openDb(file: string, opts: OpenOptions = {}): Db {
 }
 
 /**
- * An in-memory copy of the database file, or an empty database when there is none. Whatever is
+ * An in-memory copy of the database file, or an empty database when there is none (or `file` is null). Whatever is
  * done to it never reaches the file (a dry run plans against it).
  */
-export function openScratchCopy(file: string): Db {
+export function openScratchCopy(file: string | null): Db {
   let db: Db;
-  if (existsSync(file)) {
+  if (file !== null && existsSync(file)) {
     const source = openDb(file, { readonly: true });
     try {
       const image = source.serialize();
