@@ -467,6 +467,19 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('dashboard')
+    .description("print a one-time login URL for the running daemon's dashboard")
+    .action(async (_o, cmd: Command) => {
+      const admin = daemonAdmin(load(cmd));
+      if (!admin)
+        throw new UsageError('no daemon is running on this database: start it with `psnb2b-sync run`');
+      const login = await admin.dashboardLogin();
+      process.stdout.write(
+        `Open this URL within 5 minutes; it works once:\n${login.url}\n(expires ${login.expiresAt})\n`,
+      );
+    });
+
+  program
     .command('config')
     .description('configuration')
     .command('check')

@@ -13,6 +13,8 @@ import { metricsRegistry } from './metrics/metrics-registry.js';
 import { checkStoreClocks, databasePath, openRuntime, type Runtime, storeSummaries } from './runtime.js';
 import { adminRoutes } from './server/admin-routes.js';
 import { loadOrCreateAdminToken } from './server/admin-token.js';
+import { dashboardRoutes } from './server/dashboard-routes.js';
+import { DashboardSessions } from './server/dashboard-sessions.js';
 import { HttpServer } from './server/http-server.js';
 import { opsRoutes } from './server/ops-routes.js';
 import { webhookRoutes } from './server/webhook-routes.js';
@@ -56,11 +58,16 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
     await runtime.close();
     throw e;
   }
+  const status = () => readStatus(db, storeSummaries(config));
+  const sessions = new DashboardSessions();
+  const publicUrl = config.server.publicUrl;
+  let url = '';
   const http = new HttpServer({
     host: config.server.host,
     port: config.server.port,
     adminToken,
-    publicUrl: config.server.publicUrl,
+    publicUrl,
+    sessions,
     log,
     routes: [
       ...opsRoutes({
@@ -83,12 +90,21 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
         log,
         job,
         fulfillment: runtime.fulfillment,
-        status: () => readStatus(db, storeSummaries(config)),
+        status,
         storeNames: config.storefronts.map((s) => s.name),
+      }),
+      ...dashboardRoutes({
+        db,
+        mapping: { template: config.catalog.skuTemplate, overrides: config.catalog.skuOverrides },
+        storeNames: config.storefronts.map((s) => s.name),
+        fulfillment: runtime.fulfillment !== null,
+        status,
+        sessions,
+        baseUrl: () => publicUrl ?? url,
+        secureCookies: publicUrl?.startsWith('https:') === true,
       }),
     ],
   });
-  let url: string;
   try {
     url = await http.start();
   } catch (e) {
@@ -102,7 +118,10 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
   // The daemon never runs on a dry run's scratch copy: it always holds the lock.
   const lockOwner = runtime.lockOwner as LockOwner;
   setAdminUrl(db, lockOwner, url);
-  log.info(`listening on ${url} (healthz, readyz, metrics, admin API)`, { component: 'daemon' });
+  log.info(
+    `listening on ${url} (healthz, readyz, metrics, admin API, dashboard: run \`psnb2b-sync dashboard\` to log in)`,
+    { component: 'daemon' },
+  );
 
   const logCycle = (r: CycleReport) => {
     if (
@@ -147,7 +166,6 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
         if (hasWork(fulfillment.ctx) || fulfillment.pendingIntake() > 0) fulfillment.kick();
       }),
     );
-    const publicUrl = config.server.publicUrl;
     if (publicUrl) {
       for (const store of fulfillment.ctx.stores.values()) {
         store.orders.ensureWebhooks(publicUrl).then(

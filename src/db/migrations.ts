@@ -439,6 +439,12 @@ export const MIGRATIONS: readonly string[] = [
     },
     "CREATE INDEX deliveries_state ON deliveries (state) WHERE state != 'done';",
   )}
+  // 10: the supplier balance over time, for the dashboard's chart (trimmed as it is written)
+  `
+  CREATE TABLE balance_history (
+    at    INTEGER PRIMARY KEY,
+    cents INTEGER NOT NULL
+  ) STRICT;
   `,
 ];
 

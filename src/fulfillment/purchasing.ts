@@ -15,6 +15,7 @@ import { formatUsd } from '../money.js';
 import { entryKey } from '../sku.js';
 import type { ShopOrder } from '../storefront.js';
 import { region } from '../supplier/wire.js';
+import { recordBalance } from './balance-history.js';
 import { fitOldestFirst } from './fit-oldest-first.js';
 import { type FulfillmentContext, LOG } from './fulfillment-context.js';
 import {
@@ -59,6 +60,7 @@ const RETRY_ALERT_ATTEMPTS = 5;
 export async function readBalance(ctx: FulfillmentContext): Promise<number> {
   const b = await ctx.supplier.getBalance();
   setKv(ctx.db, BALANCE_KV, JSON.stringify({ cents: b.availableCents, at: ctx.now() }));
+  recordBalance(ctx.db, b.availableCents, ctx.now());
   return b.availableCents;
 }
 

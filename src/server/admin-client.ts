@@ -72,6 +72,14 @@ export class AdminClient {
     ).message;
   }
 
+  /** A one-time dashboard login URL (`psnb2b-sync dashboard`). */
+  async dashboardLogin(): Promise<{ url: string; expiresAt: string }> {
+    return (await (await this.request('POST', '/admin/dashboard/login', {})).json()) as {
+      url: string;
+      expiresAt: string;
+    };
+  }
+
   async claim(req: ClaimRequest): Promise<ClaimOutcome> {
     return (await (await this.request('POST', '/admin/claim', req)).json()) as ClaimOutcome;
   }

@@ -5,12 +5,14 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { AppError, toSafeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type AdminRefusal, adminRefusal } from './admin-rules.js';
+import { CSRF_HEADER, type DashboardSessions } from './dashboard-sessions.js';
 
 /**
  * The daemon's HTTP surface on fastify: `/healthz`, the bearer-token admin API the CLI uses
  * while a daemon holds the lock, and webhook routes. Every handler receives the raw body as
  * bytes, because webhook signatures are computed over exactly those bytes. The admin rules
- * (token, Host, JSON only) run once, in an `onRequest` hook, before any body is read.
+ * (token or dashboard session, Host, JSON only) run once, in an `onRequest` hook, before any
+ * body is read. No response is framable and none carries CORS headers.
  */
 
 export interface HttpRequest {
@@ -20,12 +22,15 @@ export interface HttpRequest {
   rawBody: Buffer;
   /** Route parameters (`:store`). */
   params: Record<string, string>;
+  query: URLSearchParams;
 }
 
 export type HttpReply =
   | { status: number; json: unknown; headers?: Record<string, string> }
   /** Plain text with its own content type (Prometheus exposition). */
   | { status: number; text: string; contentType: string }
+  /** A page (the dashboard); its headers carry its own Content-Security-Policy. */
+  | { status: number; html: string; headers?: Record<string, string> }
   /** Newline-delimited JSON, written as it is produced (resync progress). */
   | { status: number; stream: (write: (line: unknown) => void) => Promise<void> };
 
@@ -33,8 +38,10 @@ export interface Route {
   method: 'GET' | 'POST';
   /** `/webhooks/:type/:store` style; `:name` matches one path segment. */
   path: string;
-  /** Admin routes need the bearer token, a trusted Host and JSON bodies. */
+  /** Admin routes need the bearer token (or a dashboard session), a trusted Host and JSON bodies. */
   admin?: boolean;
+  /** A page a person opens: a refusal is answered in HTML, saying how to log in. */
+  page?: boolean;
   handle: (req: HttpRequest) => Promise<HttpReply> | HttpReply;
 }
 
@@ -47,6 +54,8 @@ export interface ServerOptions {
   adminToken: string;
   /** `server.publicUrl`: its host is accepted in `Host` besides the loopback names. */
   publicUrl: string | null;
+  /** Dashboard sessions: their cookie (plus CSRF header) stands in for the bearer token. */
+  sessions: DashboardSessions;
   routes: Route[];
   log: Logger;
 }
@@ -54,13 +63,35 @@ export interface ServerOptions {
 declare module 'fastify' {
   interface FastifyContextConfig {
     admin?: boolean;
+    page?: boolean;
   }
 }
 
-function refuse(reply: FastifyReply, r: AdminRefusal): FastifyReply {
+/** What every answer carries: nothing here may be framed, sniffed, cached or leak its URL onwards. */
+const SAFETY_HEADERS: Record<string, string> = {
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+};
+
+const LOGIN_HINT =
+  'Run <code>psnb2b-sync dashboard</code> on the daemon&#39;s machine and open the one-time URL it prints.';
+
+function refuse(reply: FastifyReply, r: AdminRefusal, page: boolean): FastifyReply {
   if (r.status === 401) reply.header('www-authenticate', 'Bearer');
+  if (page) {
+    const body = r.status === 401 ? LOGIN_HINT : 'Refused.';
+    return reply
+      .code(r.status)
+      .type('text/html; charset=utf-8')
+      .send(`<!doctype html><title>psnb2b-sync</title><p>${body}</p>`);
+  }
   return reply.code(r.status).send({ error: r.error });
 }
+
+const header = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
 
 function build(opts: ServerOptions): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: MAX_BODY, return503OnClosing: true });
@@ -69,18 +100,24 @@ function build(opts: ServerOptions): FastifyInstance {
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   app.addHook('onRequest', async (req, reply) => {
+    reply.headers(SAFETY_HEADERS);
+    const admin = req.routeOptions.config.admin === true;
     const refusal = adminRefusal(
       {
-        admin: req.routeOptions.config.admin === true,
+        admin,
+        method: req.method,
         host: req.headers.host,
         authorization: req.headers.authorization,
+        session: admin ? opts.sessions.fromCookie(req.headers.cookie) : null,
+        csrfHeader: header(req.headers[CSRF_HEADER]),
+        origin: req.headers.origin,
         contentType: req.headers['content-type'],
         hasBody:
           req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0,
       },
       { token: opts.adminToken, publicUrl: opts.publicUrl },
     );
-    if (refusal) return refuse(reply, refusal);
+    if (refusal) return refuse(reply, refusal, req.routeOptions.config.page === true);
   });
 
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'not found' }));
@@ -101,7 +138,7 @@ function build(opts: ServerOptions): FastifyInstance {
     app.route({
       method: route.method,
       url: route.path,
-      config: { admin: route.admin === true },
+      config: { admin: route.admin === true, page: route.page === true },
       handler: async (req, reply) => send(reply, await route.handle(toHttpRequest(req))),
     });
   }
@@ -115,11 +152,18 @@ function toHttpRequest(req: FastifyRequest): HttpRequest {
     headers: req.headers,
     rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
     params: req.params as Record<string, string>,
+    query: new URLSearchParams(req.url.split('?')[1] ?? ''),
   };
 }
 
 function send(reply: FastifyReply, r: HttpReply): FastifyReply {
   if ('text' in r) return reply.code(r.status).type(r.contentType).send(r.text);
+  if ('html' in r)
+    return reply
+      .code(r.status)
+      .headers(r.headers ?? {})
+      .type('text/html; charset=utf-8')
+      .send(r.html);
   if ('json' in r)
     return reply
       .code(r.status)

@@ -4,9 +4,13 @@ import { adminRefusal, hostAllowed, tokenMatches } from '../../src/server/admin-
 const server = { token: 'the-admin-token-0123456789abcdef', publicUrl: 'https://sync.example.com/base' };
 const ok = {
   admin: true,
+  method: 'POST',
   host: '127.0.0.1:8787',
-  authorization: `Bearer ${server.token}`,
-  contentType: 'application/json',
+  authorization: `Bearer ${server.token}` as string | undefined,
+  session: null as { csrf: string } | null,
+  csrfHeader: undefined as string | undefined,
+  origin: undefined as string | undefined,
+  contentType: 'application/json' as string | undefined,
   hasBody: true,
 };
 
@@ -50,6 +54,30 @@ describe('admin refusals', () => {
     expect(
       adminRefusal({ ...ok, admin: false, authorization: undefined, contentType: 'text/plain' }, server),
     ).toBeNull();
+  });
+
+  it('a dashboard session stands in for the token: reads freely, acts only with its CSRF token and from its own origin', () => {
+    const session = { csrf: 'the-csrf-token-of-this-session' };
+    const browser = { ...ok, authorization: undefined, session };
+    expect(
+      adminRefusal({ ...browser, method: 'GET', hasBody: false, contentType: undefined }, server),
+    ).toBeNull();
+    expect(adminRefusal(browser, server)).toEqual({ status: 403, error: 'CSRF token required' });
+    expect(adminRefusal({ ...browser, csrfHeader: 'wrong' }, server)?.status).toBe(403);
+    expect(adminRefusal({ ...browser, csrfHeader: session.csrf }, server)).toBeNull();
+    expect(
+      adminRefusal({ ...browser, csrfHeader: session.csrf, origin: 'http://127.0.0.1:8787' }, server),
+    ).toBeNull();
+    // Another loopback port is the same site (SameSite does not stop it) but not the same origin.
+    expect(
+      adminRefusal({ ...browser, csrfHeader: session.csrf, origin: 'http://127.0.0.1:9999' }, server)?.status,
+    ).toBe(403);
+    expect(adminRefusal({ ...browser, csrfHeader: session.csrf, origin: 'null' }, server)?.status).toBe(403);
+    // Even with the CSRF token, the body must be JSON; without a session, it is 401 as before.
+    expect(
+      adminRefusal({ ...browser, csrfHeader: session.csrf, contentType: 'text/plain' }, server)?.status,
+    ).toBe(415);
+    expect(adminRefusal({ ...browser, session: null, csrfHeader: session.csrf }, server)?.status).toBe(401);
   });
 
   it('compares tokens whatever their lengths', () => {
