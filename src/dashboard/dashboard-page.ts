@@ -79,13 +79,21 @@ function figures(v: DashboardView): Html {
   </dl>`;
 }
 
+/** Alerts of one kind beyond this many are folded under their kind, so one flood does not hide the rest. */
+const ALERTS_SHOWN_PER_KIND = 3;
+
 function alerts(v: DashboardView): Html {
   if (v.status.alerts.length === 0) return html`<h2>Open alerts</h2><p class="ok" id="no-alerts">none</p>`;
+  const byKind = new Map<string, DashboardView['status']['alerts']>();
+  for (const a of v.status.alerts) byKind.set(a.kind, [...(byKind.get(a.kind) ?? []), a]);
+  const one = (a: DashboardView['status']['alerts'][number]) =>
+    html`<div class="alert" data-alert="${a.kind}"><b>${a.kind}</b>${a.subject ? html` ${a.subject}` : ''}
+      <span class="muted">since ${a.since}</span><br>${a.detail}</div>`;
   return html`<h2>Open alerts (${v.status.alerts.length})</h2>
-    ${v.status.alerts.map(
-      (a) =>
-        html`<div class="alert" data-alert="${a.kind}"><b>${a.kind}</b>${a.subject ? html` ${a.subject}` : ''}
-          <span class="muted">since ${a.since}</span><br>${a.detail}</div>`,
+    ${[...byKind].map(([kind, list]) =>
+      list.length <= ALERTS_SHOWN_PER_KIND
+        ? list.map(one)
+        : html`<details class="alert"><summary><b>${kind}</b>: ${list.length} open, the oldest since ${list[0]?.since}</summary>${list.map(one)}</details>`,
     )}`;
 }
 
