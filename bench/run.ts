@@ -1,7 +1,8 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { fmt, ms } from './bench-support.js';
+import { benchDashboardRender, type DashboardRenderResult } from './dashboard-render.js';
 import { benchFulfillmentThroughput } from './fulfillment-throughput.js';
 import { benchPlanner } from './planner-cost.js';
 import { benchShopify, timeResync } from './shopify-write-calls.js';
@@ -12,7 +13,7 @@ import { benchWooCommerce } from './woocommerce-write-calls.js';
  * `npm run bench`: shop write calls per sync against the design-notes minimums (WooCommerce,
  * Shopify), a Shopify resync's time at 100 points/s, the planner at 100,000 entries, and supplier
  * calls per inventory cycle, and order fulfillment under the supplier quotas
- * (fulfillment-throughput.ts). Writes `bench/results.md` (overwritten each run).
+ * (fulfillment-throughput.ts), and the dashboard's server time at 1,000 and 10,000 SKUs. Writes `bench/results.md` (overwritten each run).
  */
 
 const RESULTS = fileURLToPath(new URL('../../bench/results.md', import.meta.url));
@@ -48,6 +49,8 @@ async function main(): Promise<void> {
   const supplier = await benchSupplierCalls(200, quick ? 5 : 12);
   log('fulfillment throughput…');
   const fulfillment = await benchFulfillmentThroughput({ log, section: 5 });
+  log('dashboard…');
+  const dashboard = [1_000, 10_000].map((n) => benchDashboardRender(n));
 
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   out('# psnb2b-sync benchmark results');
@@ -171,12 +174,38 @@ async function main(): Promise<void> {
   out();
 
   lines.push(...fulfillment);
+  out();
+  lines.push(...dashboardSection(dashboard));
 
   writeFileSync(RESULTS, `${lines.join('\n')}\n`);
   log(`wrote ${RESULTS} in ${ms(performance.now() - started)}`);
 }
 
-main().catch((e) => {
+/** Section 6; `npm run bench -- --dashboard` measures it alone and replaces it in results.md. */
+function dashboardSection(rows: DashboardRenderResult[]): string[] {
+  return [
+    '## 6. Dashboard server time (`GET /`)',
+    '',
+    'Database read + page render on a real SQLite file (two stores; 1 % of SKUs missing from each, the rest acknowledged by both; a week of balance readings), median of 9; the catalogue is shown 250 entries a page. No network.',
+    '',
+    '| SKUs | stores | median | first | with a region filter | page size |',
+    '|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${fmt(r.skus)} | ${r.stores} | ${ms(r.medianMs)} | ${ms(r.firstMs)} | ${ms(r.filteredMedianMs)} | ${fmt(r.pageBytes / 1024, 0)} KiB |`,
+    ),
+    '',
+  ];
+}
+
+function dashboardOnly(): void {
+  const kept = readFileSync(RESULTS, 'utf8').split('\n## 6. ')[0] as string;
+  const section = dashboardSection([1_000, 10_000].map((n) => benchDashboardRender(n)));
+  writeFileSync(RESULTS, `${kept.trimEnd()}\n\n${section.join('\n')}`);
+  log(`wrote section 6 of ${RESULTS}`);
+}
+
+(process.argv.includes('--dashboard') ? Promise.resolve().then(dashboardOnly) : main()).catch((e) => {
   process.stderr.write(`bench failed: ${(e as Error).stack ?? e}\n`);
   process.exit(1);
 });
