@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import type { RunRow } from '../../src/dashboard/dashboard-view.js';
 
 /**
  * Read-only looks into a daemon's database from the test process (WAL allows it while the
@@ -27,17 +28,8 @@ export function storeCheckpoint(file: string, store: string): Map<string, number
   });
 }
 
-export interface RunRow {
-  id: number;
-  kind: string;
-  store: string | null;
-  startedAt: number;
-  finishedAt: number | null;
-  outcome: string | null;
-  supplierCalls: number;
-  shopWrites: number;
-  pushed: number;
-}
+/** The run record as the dashboard reads it. */
+export type { RunRow } from '../../src/dashboard/dashboard-view.js';
 
 export function syncRuns(file: string): RunRow[] {
   return withDb(
@@ -45,7 +37,7 @@ export function syncRuns(file: string): RunRow[] {
     (db) =>
       db
         .prepare(
-          `SELECT id, kind, store, started_at AS startedAt, finished_at AS finishedAt, outcome,
+          `SELECT id, kind, store, started_at AS startedAt, finished_at AS finishedAt, outcome, entries, changes,
              supplier_calls AS supplierCalls, shop_writes AS shopWrites, pushed FROM sync_runs ORDER BY id`,
         )
         .all() as RunRow[],
