@@ -184,7 +184,9 @@ describe('actions: the admin API the CLI uses', () => {
     await row.locator('input').fill(placedAtSupplier?.id as string);
     await row.getByRole('button', { name: 'placed: follow it' }).click();
     // The daemon's answer (the message `orders resolve` prints) is shown, as a success.
+    const reloaded = page.waitForEvent('load', { timeout: 30_000 });
     await page.locator('#action-note.ok').filter({ hasText: parked.id }).waitFor({ timeout: 30_000 });
+    await reloaded;
     await waitUntil(() => w.shop.orderStatus(order.id) === 'completed', {
       timeoutMs: 30_000,
       what: 'the parked order delivered after resolving it on the page',
@@ -211,7 +213,10 @@ describe('actions: the admin API the CLI uses', () => {
     );
     const row = page.locator(`#review tr[data-order="${held.id}"]`);
     expect(await row.locator('td').nth(2).textContent()).toBe(hostile);
+    const reloaded = page.waitForEvent('load', { timeout: 30_000 });
     await row.getByRole('button', { name: 'approve' }).click();
+    await page.locator('#action-note.ok').filter({ hasText: 'approved' }).waitFor({ timeout: 30_000 });
+    await reloaded;
     await waitUntil(() => w.shop.orderStatus(held.id) === 'completed', {
       timeoutMs: 30_000,
       what: 'the approved order delivered',
@@ -222,7 +227,8 @@ describe('actions: the admin API the CLI uses', () => {
 
 describe('what another page cannot do', () => {
   it('an action without the CSRF token is refused, with it the same call goes through', async () => {
-    await page.reload();
+    const page = await newPage(context);
+    await page.goto(`${w.url}/`);
     const csrf = (await page.locator('meta[name="csrf-token"]').getAttribute('content')) ?? '';
     expect(csrf.length).toBeGreaterThan(20);
     const call = (token: string | null) =>
@@ -239,22 +245,29 @@ describe('what another page cannot do', () => {
     expect(refused.body).toContain('CSRF');
     expect((await call('not-the-token')).status).toBe(403);
     expect((await call(csrf)).status).toBe(200);
+    await page.close();
   });
 
   it('a page on another loopback port cannot drive an action, by form or by fetch', async () => {
     const attacker = await serveAttacker(w.url);
+    const evil = await newPage(context);
     try {
       const before = syncRuns(w.dbFile).filter((r) => r.kind === 'resync').length;
-      const evil = await newPage(context);
-      const formAnswer = evil.waitForResponse((r) => r.url() === `${w.url}/admin/resync`);
-      await evil.goto(attacker.url);
-      await evil.locator('#fetch-result').filter({ hasText: /./ }).waitFor();
-      expect(await evil.locator('#fetch-result').textContent()).toBe('blocked');
-      await evil.locator('form').evaluate((f) => (f as unknown as { submit(): void }).submit());
+      // The page reports its fetch on the console, then posts its form (a navigation).
+      const fetched = evil.waitForEvent('console', {
+        predicate: (m) => m.text().startsWith('fetch: '),
+        timeout: 15_000,
+      });
+      const formAnswer = evil.waitForResponse((r) => r.url() === `${w.url}/admin/resync`, {
+        timeout: 15_000,
+      });
+      // Only until it answers: the page navigates away (its form) on its own.
+      await evil.goto(attacker.url, { timeout: 15_000, waitUntil: 'commit' });
+      expect((await fetched).text()).toBe('fetch: blocked');
       expect([403, 415]).toContain((await formAnswer).status());
       expect(syncRuns(w.dbFile).filter((r) => r.kind === 'resync').length).toBe(before);
-      await evil.close();
     } finally {
+      await evil.close();
       attacker.server.closeAllConnections();
       await new Promise((r) => attacker.server.close(r));
     }
@@ -263,13 +276,13 @@ describe('what another page cannot do', () => {
 
 /** A hostile page on another loopback port: a fetch with credentials, and a text/plain form post. */
 async function serveAttacker(target: string): Promise<{ server: Server; url: string }> {
-  const body = `<!doctype html><p id="fetch-result"></p>
+  const body = `<!doctype html>
 <form method="POST" action="${target}/admin/resync" enctype="text/plain"><input name='{"x":"' value='"}'></form>
 <script>
 fetch(${JSON.stringify(`${target}/admin/resync`)}, { method: 'POST', credentials: 'include',
   headers: { 'content-type': 'application/json' }, body: '{}' })
   .then((r) => r.status, () => 'blocked')
-  .then((s) => { document.getElementById('fetch-result').textContent = String(s); });
+  .then((s) => { console.log('fetch: ' + s); document.forms[0].submit(); });
 </script>`;
   const server = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html' });
