@@ -1,4 +1,4 @@
-import { generateSandboxCatalog, type SandboxEntry } from '../src/sandbox/sandbox-catalog.js';
+import { generateSandboxCatalog, type SandboxEntry } from '../fakes/psnb2b/sandbox-catalog.js';
 import { formatSku, skuKey } from '../src/sku.js';
 import type { CachedSku, SkuCache } from '../src/storefront.js';
 

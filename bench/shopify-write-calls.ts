@@ -1,7 +1,7 @@
 import '@shopify/shopify-api/adapters/node';
 import { setAbstractFetchFunc } from '@shopify/shopify-api/runtime';
-import { FakeShopify } from '../adapters/shopify/index.js';
 import { ShopifyStorefront } from '../adapters/shopify/shopify-adapter.js';
+import { FakeShopify } from '../fakes/shopify/fake-shopify.js';
 import { silentLogger } from '../src/log.js';
 import type { StockTarget } from '../src/storefront.js';
 import { benchCatalog, MapSkuCache, spreadPick } from './bench-support.js';

@@ -1,13 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { FakeWooCommerce } from '../adapters/woocommerce/index.js';
 import { WooCommerceStorefront } from '../adapters/woocommerce/woocommerce-adapter.js';
+import { SandboxSupplier } from '../fakes/psnb2b/supplier-server.js';
+import { FakeWooCommerce } from '../fakes/woocommerce/fake-woocommerce.js';
 import { migrate, openDb } from '../src/db/open.js';
 import { sqliteSkuCache } from '../src/db/sku-cache-table.js';
 import { runInventoryCycle } from '../src/inventory/sync-inventory.js';
 import { silentLogger } from '../src/log.js';
-import { SandboxSupplier } from '../src/sandbox/supplier-server.js';
 import { formatSku } from '../src/sku.js';
 import { Pacer } from '../src/supplier/pacer.js';
 import { Psnb2bClient } from '../src/supplier/psnb2b-client.js';

@@ -1,5 +1,5 @@
-import { FakeWooCommerce } from '../adapters/woocommerce/index.js';
 import { WooCommerceStorefront } from '../adapters/woocommerce/woocommerce-adapter.js';
+import { FakeWooCommerce } from '../fakes/woocommerce/fake-woocommerce.js';
 import { silentLogger } from '../src/log.js';
 import type { StockTarget } from '../src/storefront.js';
 import { benchCatalog, MapSkuCache, spreadPick } from './bench-support.js';

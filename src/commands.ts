@@ -20,10 +20,10 @@ import { type ResolveAction, resolveIntent } from './fulfillment/resolve-intent.
 import { completeAnswers, type InitAnswers, initFiles, writeInit } from './init.js';
 import type { CycleOptions, CycleReport } from './inventory/sync-inventory.js';
 import { createLogger, type Logger } from './log.js';
+import { databasePath, type Fulfillment, openRuntime, storeSummaries } from './main.js';
 import { packageVersion } from './package-info.js';
 import { registerSecret } from './redact.js';
-import { databasePath, type Fulfillment, openRuntime, storeSummaries } from './runtime.js';
-import { runStandaloneSandbox, sandboxStoreSummaries } from './sandbox/sandbox-mode.js';
+import { sandboxStoreSummaries } from './sandbox/sandbox-store.js';
 import { AdminClient } from './server/admin-client.js';
 import { readAdminToken } from './server/admin-token.js';
 import { emptyStatus, formatStatus, readStatus, type Status, skuLine } from './status.js';
@@ -537,6 +537,8 @@ export function buildProgram(): Command {
     .description('run the sandbox supplier and sandbox shop alone, and print their URLs and keys')
     .action(async (_o, cmd: Command) => {
       const loaded = load(cmd);
+      // Loaded on demand: the fakes it starts are never in the daemon's import graph.
+      const { runStandaloneSandbox } = await import('./sandbox/sandbox-mode.js');
       await runStandaloneSandbox(loaded, commandLogger(loaded, 'info'));
     });
 

@@ -8,8 +8,8 @@ import { AppError, describeSafeError, toSafeError } from './errors.js';
 import { CodeVault, parseCodesKey } from './fulfillment/code-vault.js';
 import type { CycleReport } from './inventory/sync-inventory.js';
 import type { Logger } from './log.js';
+import { checkStoreClocks, databasePath, openRuntime, type Runtime } from './main.js';
 import { formatUsd, usdToCents } from './money.js';
-import { checkStoreClocks, databasePath, openRuntime, type Runtime } from './runtime.js';
 import { refuseSandboxDatabase } from './sandbox/sandbox-database.js';
 
 /**

@@ -14,27 +14,6 @@ export const shopifyFactory = {
   },
 };
 
-export type {
-  BucketSettings,
-  FakeShopifyOptions,
-  FakeShopifyStats,
-  InventoryPolicy,
-  SeededProduct,
-  SeededVariant,
-  SeedVariant,
-} from './fake-shopify.js';
-export { FakeShopify, fuzzySkuMatch } from './fake-shopify.js';
-export type {
-  FakeFulfillment,
-  FakeHold,
-  FakeSubscription,
-  FinancialStatus,
-  FulfillmentOrderStatus,
-  OutboxEmail,
-  PlacedOrder,
-  SeedOrder,
-  WebhookDelivery,
-} from './fake-shopify-orders.js';
 export type { ShopifyAdapterOptions, ShopifyRef } from './shopify-adapter.js';
 export { ShopifyStorefront } from './shopify-adapter.js';
 export type { ShopifyClientOptions, ShopifyRequest } from './shopify-client.js';

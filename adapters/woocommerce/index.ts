@@ -8,24 +8,6 @@ export const woocommerceFactory: StorefrontFactory<WooStoreConfig> = {
   create: (config, ctx) => new WooCommerceStorefront(config, ctx),
 };
 
-export type {
-  DownMode,
-  FakeRoute,
-  FakeWooCommerceOptions,
-  SeedCatalogOptions,
-  SeededCatalog,
-  WooProductJson,
-} from './fake-woocommerce.js';
-export { FakeWooCommerce } from './fake-woocommerce.js';
-export type {
-  FakeOrderJson,
-  FakeOrderNote,
-  OrderStatus,
-  OutboxEmail,
-  PlaceOrderOptions,
-  WebhookDeliveryRecord,
-} from './fake-woocommerce-orders.js';
-export { FakeOrders } from './fake-woocommerce-orders.js';
 export type { WooCommerceAdapterOptions, WooRef } from './woocommerce-adapter.js';
 export { WooCommerceStorefront } from './woocommerce-adapter.js';
 export type { WooOrdersOptions } from './woocommerce-orders.js';

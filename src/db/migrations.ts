@@ -412,6 +412,7 @@ export const MIGRATIONS: readonly string[] = [
     UNIQUE (alert_id, event)
   ) STRICT;
   CREATE INDEX alert_outbox_due ON alert_outbox (next_try_at) WHERE sent_at IS NULL AND gave_up_at IS NULL;
+  `,
   // 9: deliveries that end — `failed` (an operator decides), `cancelled` (refunded before any
   // write), `abandoned`; `may_have_written` says a write of it may have reached the shop, so its
   // codes may be in the buyer's hands and never go back to the pool.
@@ -439,6 +440,7 @@ export const MIGRATIONS: readonly string[] = [
     },
     "CREATE INDEX deliveries_state ON deliveries (state) WHERE state != 'done';",
   )}
+  `,
   // 10: the supplier balance over time, for the dashboard's chart (trimmed as it is written)
   `
   CREATE TABLE balance_history (

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { FakeWooCommerce } from '../../adapters/woocommerce/index.js';
 import type { LoadedConfig } from '../../config/load.js';
 import {
   type Config,
@@ -10,12 +9,14 @@ import {
   type StorefrontConfig,
   sandboxSchema,
 } from '../../config/schema.js';
+import { SandboxSupplier } from '../../fakes/psnb2b/supplier-server.js';
+import { FakeWooCommerce } from '../../fakes/woocommerce/fake-woocommerce.js';
 import type { Logger } from '../log.js';
 import { usdToCents } from '../money.js';
 import { ownerOnlyDir, ownerOnlyFile, writeOwnerOnlyFile } from '../owner-only.js';
 import { registerSecret } from '../redact.js';
 import { formatSku } from '../sku.js';
-import { SandboxSupplier } from './supplier-server.js';
+import { SANDBOX_STORE } from './sandbox-store.js';
 
 /**
  * The embedded sandbox: a `sandbox:` block in the config starts the sandbox supplier and a
@@ -23,12 +24,6 @@ import { SandboxSupplier } from './supplier-server.js';
  * with them, so a fresh clone does the whole job with no accounts. Its keys are generated once
  * under `dataDir` and reused.
  */
-
-export const SANDBOX_STORE = { name: 'sandbox-shop', type: 'woocommerce' } as const;
-
-export function sandboxStoreSummaries(): { name: string; type: string }[] {
-  return [{ ...SANDBOX_STORE }];
-}
 
 interface SandboxSecrets {
   supplierApiKey: string;

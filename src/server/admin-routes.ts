@@ -10,7 +10,7 @@ import { ordersListing } from '../fulfillment/orders-report.js';
 import { type ResolveAction, resolveIntent } from '../fulfillment/resolve-intent.js';
 import type { CycleOptions, CycleReport } from '../inventory/sync-inventory.js';
 import type { Logger } from '../log.js';
-import type { Fulfillment } from '../runtime.js';
+import type { Fulfillment } from '../main.js';
 import type { SerialJob } from '../serial-job.js';
 import type { Status } from '../status.js';
 import { AttemptLimiter } from './attempt-limiter.js';

@@ -32,6 +32,7 @@ function hostileView(): DashboardView {
     orders: {
       parked: [],
       inFlight: [],
+      deliveries: [],
       held: [
         {
           id: 1,

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { FakeOrderJson } from '../../adapters/woocommerce/fake-woocommerce-orders.js';
-import type { FaultKind, SandboxEndpoint } from '../../src/sandbox/supplier-server.js';
+import type { FaultKind, SandboxEndpoint } from '../../fakes/psnb2b/supplier-server.js';
+import type { FakeOrderJson } from '../../fakes/woocommerce/fake-woocommerce-orders.js';
 import { signWebhookBody } from '../../src/supplier/webhook-signature.js';
 import {
   auditDeliveries,

@@ -1,6 +1,6 @@
 import parsePrometheusTextFormat, { type ParsedFamily } from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SANDBOX_ENDPOINTS } from '../../src/sandbox/supplier-server.js';
+import { SANDBOX_ENDPOINTS } from '../../fakes/psnb2b/supplier-server.js';
 import { FulfillmentDaemonWorld, WOO_STORE } from '../helpers/fulfillment-daemon-world.js';
 import { workInFlight } from '../helpers/fulfillment-peek.js';
 import { withDb } from '../helpers/sqlite-peek.js';

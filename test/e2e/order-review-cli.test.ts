@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SandboxEntry } from '../../fakes/psnb2b/sandbox-catalog.js';
 import type { ReviewListing } from '../../src/fulfillment/order-review.js';
-import type { SandboxEntry } from '../../src/sandbox/sandbox-catalog.js';
 import { FulfillmentDaemonWorld, WOO_STORE } from '../helpers/fulfillment-daemon-world.js';
 import { waitUntil } from '../helpers/wait-until.js';
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { openAlerts } from '../../src/alerts.js';
-import { checkStoreClocks } from '../../src/runtime.js';
+import { checkStoreClocks } from '../../src/main.js';
 import { type FulfillmentWorld, startFulfillmentWorld } from '../helpers/fulfillment-world.js';
 
 /**

@@ -1,7 +1,7 @@
-import type { FakeOrderJson } from '../../adapters/woocommerce/fake-woocommerce-orders.js';
-import type { FakeWooCommerce } from '../../adapters/woocommerce/index.js';
+import type { SandboxLedger } from '../../fakes/psnb2b/supplier-server.js';
+import type { FakeWooCommerce } from '../../fakes/woocommerce/fake-woocommerce.js';
+import type { FakeOrderJson } from '../../fakes/woocommerce/fake-woocommerce-orders.js';
 import { DELIVERY_HEADING } from '../../src/fulfillment/delivery-text.js';
-import type { SandboxLedger } from '../../src/sandbox/supplier-server.js';
 import { formatSku } from '../../src/sku.js';
 
 /**

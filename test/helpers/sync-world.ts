@@ -1,7 +1,7 @@
-import { FakeShopify } from '../../adapters/shopify/index.js';
-import { FakeWooCommerce } from '../../adapters/woocommerce/index.js';
-import type { SandboxEntry } from '../../src/sandbox/sandbox-catalog.js';
-import { SandboxSupplier } from '../../src/sandbox/supplier-server.js';
+import type { SandboxEntry } from '../../fakes/psnb2b/sandbox-catalog.js';
+import { SandboxSupplier } from '../../fakes/psnb2b/supplier-server.js';
+import { FakeShopify } from '../../fakes/shopify/fake-shopify.js';
+import { FakeWooCommerce } from '../../fakes/woocommerce/fake-woocommerce.js';
 import { formatSku } from '../../src/sku.js';
 import type { E2eSecrets, ShopifyStoreEntry, WooStoreEntry } from './e2e-config.js';
 import type { LoopbackCert } from './self-signed-cert.js';

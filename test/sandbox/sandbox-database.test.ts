@@ -8,7 +8,7 @@ import { loadConfigFile } from '../../config/load.js';
 import { openDb } from '../../src/db/open.js';
 import { ordersStatus } from '../../src/fulfillment/orders-report.js';
 import { silentLogger } from '../../src/log.js';
-import { openRuntime } from '../../src/runtime.js';
+import { openRuntime } from '../../src/main.js';
 import { tempDir } from '../helpers/e2e-config.js';
 import { startFulfillmentWorld } from '../helpers/fulfillment-world.js';
 

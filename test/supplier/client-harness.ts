@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { SandboxSupplier, type SandboxSupplierOptions } from '../../fakes/psnb2b/supplier-server.js';
 import { migrate, openDb } from '../../src/db/open.js';
 import { createLogger, type Logger } from '../../src/log.js';
-import { SandboxSupplier, type SandboxSupplierOptions } from '../../src/sandbox/supplier-server.js';
 import { Pacer } from '../../src/supplier/pacer.js';
 import {
   Psnb2bClient,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SandboxSupplier } from '../../src/sandbox/supplier-server.js';
+import { SandboxSupplier } from '../../fakes/psnb2b/supplier-server.js';
 import { provesNotSent } from '../../src/supplier/network-errors.js';
 import { API_KEY } from './client-harness.js';
 

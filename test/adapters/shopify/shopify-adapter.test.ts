@@ -1,11 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type FakeShopify, ShopifyStorefront, shopifyFactory } from '../../../adapters/shopify/index.js';
+import { ShopifyStorefront, shopifyFactory } from '../../../adapters/shopify/index.js';
 import type { ShopifyStoreConfig } from '../../../config/schema.js';
+import type { FakeShopify } from '../../../fakes/shopify/fake-shopify.js';
 import { StorefrontError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log.js';
 import type { StockTarget, StorefrontContext } from '../../../src/storefront.js';
+import { startFake, TEST_SECRET, TEST_TOKEN } from '../../fakes/shopify/fake-shopify-support.js';
 import { MemorySkuCache } from '../../helpers/memory-sku-cache.js';
-import { startFake, TEST_SECRET, TEST_TOKEN } from './fake-shopify-support.js';
 
 /**
  * The adapter against the fake over real HTTP, through the real `@shopify/shopify-api` client.

@@ -3,14 +3,15 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type FakeShopify, OUR_HOLD_HANDLE, ShopifyStorefront } from '../../../adapters/shopify/index.js';
+import { OUR_HOLD_HANDLE, ShopifyStorefront } from '../../../adapters/shopify/index.js';
 import type { ShopifyStoreConfig } from '../../../config/schema.js';
+import type { FakeShopify } from '../../../fakes/shopify/fake-shopify.js';
 import { codeLine, deliveryMarker } from '../../../src/fulfillment/delivery-text.js';
 import { createLogger } from '../../../src/log.js';
 import type { DeliveredCode, Delivery, ShopOrders, WebhookVerdict } from '../../../src/storefront.js';
+import { rawGraphql, startFake, TEST_SECRET, TEST_TOKEN } from '../../fakes/shopify/fake-shopify-support.js';
 import { MemorySkuCache } from '../../helpers/memory-sku-cache.js';
 import { findSecrets } from '../../helpers/secret-leak-scan.js';
-import { rawGraphql, startFake, TEST_SECRET, TEST_TOKEN } from './fake-shopify-support.js';
 
 /**
  * Order intake and delivery against the fake over real HTTP, through the real

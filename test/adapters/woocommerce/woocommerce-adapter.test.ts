@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FakeWooCommerce } from '../../../adapters/woocommerce/fake-woocommerce.js';
 import { woocommerceFactory } from '../../../adapters/woocommerce/index.js';
 import { WooCommerceStorefront } from '../../../adapters/woocommerce/woocommerce-adapter.js';
 import type { WooStoreConfig } from '../../../config/schema.js';
+import { FakeWooCommerce } from '../../../fakes/woocommerce/fake-woocommerce.js';
 import { StorefrontError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log.js';
 import type { StockTarget, StorefrontContext } from '../../../src/storefront.js';

@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FakeWooCommerce } from '../../../adapters/woocommerce/fake-woocommerce.js';
 import { acquireQueue, RequestQueue } from '../../../adapters/woocommerce/request-queue.js';
 import {
   type WooClientOptions,
   WooCommerceClient,
 } from '../../../adapters/woocommerce/woocommerce-client.js';
+import { FakeWooCommerce } from '../../../fakes/woocommerce/fake-woocommerce.js';
 import { StorefrontError, toSafeError } from '../../../src/errors.js';
 import { scrub } from '../../../src/redact.js';
 

@@ -3,7 +3,6 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FakeWooCommerce } from '../../../adapters/woocommerce/fake-woocommerce.js';
 import { WooCommerceStorefront } from '../../../adapters/woocommerce/woocommerce-adapter.js';
 import {
   isClosed,
@@ -12,6 +11,7 @@ import {
   type WooOrderFacts,
 } from '../../../adapters/woocommerce/woocommerce-paid-rules.js';
 import type { WooStoreConfig } from '../../../config/schema.js';
+import { FakeWooCommerce } from '../../../fakes/woocommerce/fake-woocommerce.js';
 import { toSafeError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log.js';
 import type { Delivery, ShopOrders, WebhookVerdict } from '../../../src/storefront.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeShopify } from '../../../adapters/shopify/index.js';
+import { FakeShopify } from '../../../fakes/shopify/fake-shopify.js';
 import { type LoopbackCert, makeLoopbackCert } from '../../helpers/self-signed-cert.js';
 import { TEST_SECRET, TEST_TOKEN } from './fake-shopify-support.js';
 

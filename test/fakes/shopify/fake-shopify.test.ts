@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type FakeShopify, fuzzySkuMatch } from '../../../adapters/shopify/index.js';
 import { ShopifyGraphqlClient } from '../../../adapters/shopify/shopify-client.js';
+import { type FakeShopify, fuzzySkuMatch } from '../../../fakes/shopify/fake-shopify.js';
 import { QUERY_REFUSED, StorefrontError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log.js';
 import { rawGraphql, startFake, TEST_SECRET, TEST_TOKEN } from './fake-shopify-support.js';

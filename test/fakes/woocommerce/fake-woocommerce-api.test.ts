@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WooCommerceClient } from '../../../adapters/woocommerce/woocommerce-client.js';
 import {
   FakeWooCommerce,
   signOAuthUrl,
   type WooProductJson,
-} from '../../../adapters/woocommerce/fake-woocommerce.js';
-import { WooCommerceClient } from '../../../adapters/woocommerce/woocommerce-client.js';
+} from '../../../fakes/woocommerce/fake-woocommerce.js';
 import { StorefrontError } from '../../../src/errors.js';
 
 /** The fake's REST behaviour, through the real client library (as in NOTES.md). */

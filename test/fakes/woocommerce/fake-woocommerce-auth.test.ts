@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FakeWooCommerce, signOAuthUrl } from '../../../adapters/woocommerce/fake-woocommerce.js';
 import { WooCommerceClient } from '../../../adapters/woocommerce/woocommerce-client.js';
+import { FakeWooCommerce, signOAuthUrl } from '../../../fakes/woocommerce/fake-woocommerce.js';
 import { StorefrontError } from '../../../src/errors.js';
 
 /** The fake must refuse what a real WooCommerce over plain http refuses, or it proves nothing. */

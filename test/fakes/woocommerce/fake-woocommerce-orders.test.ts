@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FakeWooCommerce } from '../../../adapters/woocommerce/fake-woocommerce.js';
 import { WooCommerceClient } from '../../../adapters/woocommerce/woocommerce-client.js';
+import { FakeWooCommerce } from '../../../fakes/woocommerce/fake-woocommerce.js';
 
 /** The fake's order routes behave as NOTES.md observed, through the real client over HTTP. */
 

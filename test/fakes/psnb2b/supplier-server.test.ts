@@ -1,9 +1,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SandboxSupplier, type SandboxSupplierOptions } from '../../src/sandbox/supplier-server.js';
-import { SIGNATURE_HEADER, verifyWebhookSignature } from '../../src/supplier/webhook-signature.js';
-import { parseWire, webhookEventSchema } from '../../src/supplier/wire.js';
+import { SandboxSupplier, type SandboxSupplierOptions } from '../../../fakes/psnb2b/supplier-server.js';
+import { SIGNATURE_HEADER, verifyWebhookSignature } from '../../../src/supplier/webhook-signature.js';
+import { parseWire, webhookEventSchema } from '../../../src/supplier/wire.js';
 
 const KEY = 'sandbox-test-key-0123456789';
 const running: SandboxSupplier[] = [];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { generateSandboxCatalog } from '../../src/sandbox/sandbox-catalog.js';
+import { generateSandboxCatalog } from '../../../fakes/psnb2b/sandbox-catalog.js';
 
 describe('generateSandboxCatalog', () => {
   it('is deterministic per seed and different across seeds', () => {

@@ -1,6 +1,6 @@
 import '@shopify/shopify-api/adapters/node';
 import { setAbstractFetchFunc } from '@shopify/shopify-api/runtime';
-import { FakeShopify, type FakeShopifyOptions } from '../../../adapters/shopify/index.js';
+import { FakeShopify, type FakeShopifyOptions } from '../../../fakes/shopify/fake-shopify.js';
 
 /**
  * How the tests reach the fake: the real `@shopify/shopify-api` client always speaks https to

@@ -23,7 +23,7 @@ import type { Logger } from './log.js';
 import { RequestTally } from './metrics/request-tally.js';
 import { usdToCents } from './money.js';
 import { prepareSandboxDatabase, refuseSandboxDatabase } from './sandbox/sandbox-database.js';
-import { type SandboxHandle, startSandbox } from './sandbox/sandbox-mode.js';
+import type { SandboxHandle } from './sandbox/sandbox-mode.js';
 import { SerialJob } from './serial-job.js';
 import type { ShopOrders, Storefront } from './storefront.js';
 import { Pacer } from './supplier/pacer.js';
@@ -77,6 +77,8 @@ export async function resolveConfig(
 ): Promise<{ config: Config; sandbox: SandboxHandle | null }> {
   const { raw, configPath, baseDir } = loaded;
   if (raw.sandbox) {
+    // Loaded only here: a live daemon never loads the sandbox or the fakes it starts.
+    const { startSandbox } = await import('./sandbox/sandbox-mode.js');
     const started = await startSandbox(raw, raw.sandbox, baseDir, log);
     return { config: { ...started.config, configPath, baseDir }, sandbox: started.handle };
   }

@@ -104,10 +104,10 @@ interface AdminSchema {
 }
 
 function schemaPath(): string {
-  // From source (adapters/shopify/) or from the build (dist/adapters/shopify/), which tsc does not copy into.
+  // From source (fakes/shopify/) or from the build (dist/fakes/shopify/), which tsc does not copy into.
   const candidates = [
     fileURLToPath(new URL(`./schema/${SCHEMA_FILE}`, import.meta.url)),
-    fileURLToPath(new URL(`../../../adapters/shopify/schema/${SCHEMA_FILE}`, import.meta.url)),
+    fileURLToPath(new URL(`../../../fakes/shopify/schema/${SCHEMA_FILE}`, import.meta.url)),
   ];
   const found = candidates.find((p) => existsSync(p));
   if (!found)

@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { centsToUsd } from '../money.js';
-import { SIGNATURE_HEADER, signWebhookBody } from '../supplier/webhook-signature.js';
+import { centsToUsd } from '../../src/money.js';
+import { SIGNATURE_HEADER, signWebhookBody } from '../../src/supplier/webhook-signature.js';
 import { generateSandboxCatalog, type SandboxEntry } from './sandbox-catalog.js';
 import { type FieldError, validateClaimRequest, validateOrderRequest } from './sandbox-requests.js';
 import { SeededRandom } from './seeded-random.js';
