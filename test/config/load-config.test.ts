@@ -33,6 +33,11 @@ describe('config', () => {
     expect(raw.storefronts[0]).toMatchObject({ type: 'woocommerce', weight: 1, unpaidMethods: ['cod'] });
   });
 
+  it('pulls inventory every 10 s by default, so a supplier change reaches the shops within about 15 s', () => {
+    const { raw } = parseConfig(base, '/x/sync.config.yaml', env);
+    expect(raw.schedule.inventory).toBe('*/10 * * * * *');
+  });
+
   it('names an unset environment variable and the key that uses it', () => {
     const e = errorOf(base, { KEY: 'x-1234567' });
     expect(e.message).toContain('storefronts[0].consumerSecret');
