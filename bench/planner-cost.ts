@@ -8,6 +8,7 @@ export interface PlannerResult {
   planned: number;
   fullPlanned: number;
   medianMs: number;
+  cpuMedianMs: number;
   firstMs: number;
   fullMedianMs: number;
   inputHeapBytes: number;

@@ -2,9 +2,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { fmt, ms } from './bench-support.js';
+import { benchDaemonRss, type DaemonRssResult } from './daemon-rss.js';
 import { benchDashboardRender, type DashboardRenderResult } from './dashboard-render.js';
 import { benchFulfillmentThroughput } from './fulfillment-throughput.js';
-import { benchPlanner } from './planner-cost.js';
+import { benchPlanner, type PlannerResult } from './planner-cost.js';
 import { benchShopify, timeResync } from './shopify-write-calls.js';
 import { benchSupplierCalls } from './supplier-calls-per-cycle.js';
 import { benchWooCommerce } from './woocommerce-write-calls.js';
@@ -13,17 +14,59 @@ import { benchWooCommerce } from './woocommerce-write-calls.js';
  * `npm run bench`: shop write calls per sync against the design-notes minimums (WooCommerce,
  * Shopify), a Shopify resync's time at 100 points/s, the planner at 100,000 entries, and supplier
  * calls per inventory cycle, and order fulfillment under the supplier quotas
- * (fulfillment-throughput.ts), and the dashboard's server time at 1,000 and 10,000 SKUs. Writes `bench/results.md` (overwritten each run).
+ * (fulfillment-throughput.ts), and the dashboard's server time at 1,000 and 10,000 SKUs. Writes
+ * `bench/results.md` (overwritten each run); `--dashboard` reruns section 6 alone.
+ * `--only memory` runs section 3 alone (planner, the daemon's RSS) and replaces it in place.
  */
 
 const RESULTS = fileURLToPath(new URL('../../bench/results.md', import.meta.url));
 const quick = process.argv.includes('--quick');
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const log = (m: string) => process.stderr.write(`${m}\n`);
 
 const MB = 1024 * 1024;
 const PCTS = [1, 10, 100];
 /** A fast restore rate for the call-count runs (calls do not depend on it; time does). */
 const FAST_RATE = 20_000;
+/** The daemon's memory is measured with this many SKUs in each of this many shops. */
+const RSS_SKUS = 10_000;
+const RSS_SHOPS = 3;
+const RSS_CYCLES = 3;
+
+function memorySection(planner: PlannerResult, rss: DaemonRssResult): string[] {
+  return [
+    "## 3. Planner (pure `planStockPushes`) at 100,000 entries, and the daemon's memory",
+    '',
+    `Run: ${new Date().toISOString()}. In a fresh process with \`--expose-gc\`; the store acknowledged everything, then 10 % changed. _CPU_ is the planner's own CPU time (user + system) over the same runs: on a shared machine wall time also counts other processes' turns. Goal: < 100 ms.`,
+    '',
+    '| entries | planned (10 % changed) | median time (7 runs) | median CPU | first run | full plan (resync) median | input heap (entries + checkpoint) | plan heap | peak heap (sampled, garbage included) | peak RSS |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `| ${fmt(planner.entries)} | ${fmt(planner.planned)} | ${ms(planner.medianMs)} | ${ms(planner.cpuMedianMs)} | ${ms(planner.firstMs)} | ${ms(planner.fullMedianMs)} (${fmt(planner.fullPlanned)}) | ${fmt(planner.inputHeapBytes / MB, 1)} MB | ${fmt(planner.planHeapBytes / MB, 1)} MB | ${fmt(planner.peakHeapBytes / MB, 1)} MB | ${fmt(planner.maxRssBytes / MB, 1)} MB |`,
+    '',
+    `The daemon's process as \`run\` composes it (\`openRuntime\`, real SQLite file, real clients; no fake loaded), with ${fmt(rss.skus)} SKUs in each of ${rss.shops} WooCommerce shops served from another process: the first push (every SKU resolved and written), then cycles with the supplier catalogue drifting. Goal: < 150 MB.`,
+    '',
+    '| SKUs × shops | cycles | SKUs acknowledged per cycle | RSS at start (runtime open) | peak RSS |',
+    '|---:|---:|---|---:|---:|',
+    `| ${fmt(rss.skus)} × ${rss.shops} | ${rss.cycles} | ${rss.acknowledged.map((n) => fmt(n)).join(', ')} | ${fmt(rss.idleRssBytes / MB, 1)} MB | **${fmt(rss.maxRssBytes / MB, 1)} MB** |`,
+    '',
+  ];
+}
+
+async function memoryOnly(): Promise<void> {
+  log('planner…');
+  const planner = await benchPlanner(100_000);
+  log('daemon memory…');
+  const rss = await benchDaemonRss(RSS_SKUS, RSS_SHOPS, RSS_CYCLES);
+  const text = readFileSync(RESULTS, 'utf8');
+  const start = text.indexOf('## 3. ');
+  const end = text.indexOf('## 4. ');
+  if (start < 0 || end < start) throw new Error(`${RESULTS} has no section 3 to replace`);
+  writeFileSync(
+    RESULTS,
+    `${text.slice(0, start)}${memorySection(planner, rss).join('\n')}\n${text.slice(end)}`,
+  );
+  log(`replaced section 3 of ${RESULTS}`);
+}
 
 async function main(): Promise<void> {
   const started = performance.now();
@@ -45,6 +88,8 @@ async function main(): Promise<void> {
   const check100 = await timeResync(quick ? 500 : 600, 100);
   log('planner…');
   const planner = await benchPlanner(100_000);
+  log('daemon memory…');
+  const rss = await benchDaemonRss(RSS_SKUS, RSS_SHOPS, RSS_CYCLES);
   log('supplier calls…');
   const supplier = await benchSupplierCalls(200, quick ? 5 : 12);
   log('fulfillment throughput…');
@@ -144,18 +189,7 @@ async function main(): Promise<void> {
   );
   out();
 
-  out('## 3. Planner (pure `planStockPushes`) at 100,000 entries');
-  out();
-  out('In a fresh process with `--expose-gc`; the store acknowledged everything, then 10 % changed.');
-  out();
-  out(
-    '| entries | planned (10 % changed) | median time (7 runs) | first run | full plan (resync) median | input heap (entries + checkpoint) | plan heap | peak heap (sampled, garbage included) | peak RSS |',
-  );
-  out('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  out(
-    `| ${fmt(planner.entries)} | ${fmt(planner.planned)} | ${ms(planner.medianMs)} | ${ms(planner.firstMs)} | ${ms(planner.fullMedianMs)} (${fmt(planner.fullPlanned)}) | ${fmt(planner.inputHeapBytes / MB, 1)} MB | ${fmt(planner.planHeapBytes / MB, 1)} MB | ${fmt(planner.peakHeapBytes / MB, 1)} MB | ${fmt(planner.maxRssBytes / MB, 1)} MB |`,
-  );
-  out();
+  lines.push(...memorySection(planner, rss));
 
   out('## 4. Supplier calls per inventory cycle');
   out();
@@ -205,7 +239,14 @@ function dashboardOnly(): void {
   log(`wrote section 6 of ${RESULTS}`);
 }
 
-(process.argv.includes('--dashboard') ? Promise.resolve().then(dashboardOnly) : main()).catch((e) => {
+(process.argv.includes('--dashboard')
+  ? Promise.resolve().then(dashboardOnly)
+  : only === undefined
+    ? main()
+    : only === 'memory'
+      ? memoryOnly()
+      : Promise.reject(new Error(`--only ${only}: expected memory`))
+).catch((e) => {
   process.stderr.write(`bench failed: ${(e as Error).stack ?? e}\n`);
   process.exit(1);
 });

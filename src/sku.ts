@@ -70,9 +70,28 @@ export function checkSkuTemplate(template: string): TemplateCheck {
 }
 
 export function formatSku(template: string, e: EntryId): string {
-  return template.replace(PLACEHOLDER, (_m, name: string) =>
-    name === 'region' ? e.region : formatDenomination(e.denomination),
-  );
+  return skuFormatter(template)(e);
+}
+
+const formatters = new Map<string, (e: EntryId) => string>();
+
+/** `formatSku` for one template, split once: the planner formats a SKU per entry on every run. */
+export function skuFormatter(template: string): (e: EntryId) => string {
+  let format = formatters.get(template);
+  if (!format) {
+    // Even indexes are literal text, odd ones a placeholder's name.
+    const parts = template.split(PLACEHOLDER);
+    format = (e) => {
+      let s = parts[0] as string;
+      for (let i = 1; i < parts.length; i += 2) {
+        s +=
+          (parts[i] === 'region' ? e.region : formatDenomination(e.denomination)) + (parts[i + 1] as string);
+      }
+      return s;
+    };
+    formatters.set(template, format);
+  }
+  return format;
 }
 
 const compiled = new Map<string, { re: RegExp; order: string[] }>();
@@ -110,12 +129,14 @@ export interface SkuMapping {
   overrides: Record<string, EntryId>;
 }
 
-/** Every SKU under which an entry is published: the template's, plus any overrides naming it. */
-export function skusForEntry(mapping: SkuMapping, e: EntryId): string[] {
-  const key = entryKey(e);
-  const out = [formatSku(mapping.template, e)];
-  for (const [sku, target] of Object.entries(mapping.overrides)) {
-    if (entryKey(target) === key) out.push(sku);
+/** The override SKUs naming each entry (entryKey → SKUs), to look up per entry without a scan. */
+export function overridesByEntry(overrides: SkuMapping['overrides']): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [sku, target] of Object.entries(overrides)) {
+    const key = entryKey(target);
+    const list = out.get(key);
+    if (list) list.push(sku);
+    else out.set(key, [sku]);
   }
   return out;
 }

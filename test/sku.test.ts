@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkSkuTemplate, entryForSku, formatSku, parseSku, skusForEntry } from '../src/sku.js';
+import { checkSkuTemplate, entryForSku, formatSku, overridesByEntry, parseSku } from '../src/sku.js';
 
 describe('SKU template', () => {
   it('formats denominations in their shortest exact form', () => {
@@ -50,7 +50,8 @@ describe('SKU template', () => {
       template: 'PSN-{region}-{denomination}',
       overrides: { 'MY-US-FIFTY': { region: 'US', denomination: 50 } },
     };
-    expect(skusForEntry(mapping, { region: 'US', denomination: 50 })).toEqual(['PSN-US-50', 'MY-US-FIFTY']);
+    expect(formatSku(mapping.template, { region: 'US', denomination: 50 })).toBe('PSN-US-50');
+    expect(overridesByEntry(mapping.overrides).get('US:50')).toEqual(['MY-US-FIFTY']);
     expect(entryForSku(mapping, 'my-us-fifty')).toEqual({ region: 'US', denomination: 50 });
     expect(entryForSku(mapping, 'PSN-US-50')).toEqual({ region: 'US', denomination: 50 });
   });
