@@ -3,7 +3,7 @@ import { balanceHistory } from '../fulfillment/balance-history.js';
 import { type LineRow, linesInState } from '../fulfillment/fulfillment-ledger.js';
 import { type ReviewListing, reviewListing } from '../fulfillment/order-review.js';
 import { type OrdersListing, ordersListing } from '../fulfillment/orders-report.js';
-import { parseEntryKey, type SkuMapping, skuKey, skusForEntry } from '../sku.js';
+import { overridesByEntry, parseEntryKey, type SkuMapping, skuFormatter, skuKey } from '../sku.js';
 import type { Status } from '../status.js';
 import type { SkuState } from '../storefront.js';
 
@@ -114,8 +114,11 @@ export function readDashboard(
   const acked = db.prepare('SELECT qty FROM store_checkpoints WHERE store = ? AND sku_key = ?').pluck();
   const known = db.prepare('SELECT state FROM sku_cache WHERE store = ? AND sku_key = ?').pluck();
   const catalogue: CatalogueRow[] = [];
+  const format = skuFormatter(src.mapping.template);
+  const overrides = overridesByEntry(src.mapping.overrides);
   for (const e of entries) {
-    for (const sku of skusForEntry(src.mapping, parseEntryKey(e.entryKey))) {
+    const skus = [format(parseEntryKey(e.entryKey)), ...(overrides.get(e.entryKey) ?? [])];
+    for (const sku of skus) {
       const key = skuKey(sku);
       catalogue.push({
         sku,
