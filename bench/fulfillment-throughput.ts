@@ -224,6 +224,7 @@ export async function runFulfillmentThroughput(o: FulfillmentRunOptions): Promis
       honoursIdempotencyKeys: false,
       maxQtyPerItem: 1000,
       limits: spendingLimits(limitsSchema.parse({})),
+      margin: { minMarginPercent: 0, onLowMargin: 'alert', fxRates: {} },
     },
     log,
     now: clock.now,

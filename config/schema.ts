@@ -87,6 +87,14 @@ export const guardSchema = z.strictObject({
 
 const regionCode = z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code in upper case');
 
+const currencyCode = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code in upper case (USD, EUR)');
+
+/** Prices (design-notes "Prices"): how shop money converts to the supplier's USD. */
+export const pricingSchema = z.strictObject({
+  /** Shop currency units per USD (`EUR: 0.92`); USD needs none. Used by the margin check at purchase. */
+  fxRates: z.record(currencyCode, z.number().positive('must be a positive rate')).default({}),
+});
+
 export const catalogSchema = z.strictObject({
   skuTemplate: z
     .string()
@@ -101,6 +109,7 @@ export const catalogSchema = z.strictObject({
   reserve: z.number().int().min(0).default(0),
   allocation: z.enum(['shared', 'split']).default('shared'),
   guard: guardSchema.default(guardSchema.parse({})),
+  pricing: pricingSchema.default(pricingSchema.parse({})),
 });
 
 export const scheduleSchema = z.strictObject({
@@ -131,6 +140,10 @@ export const fulfillmentSchema = z.strictObject({
   minBalanceUsd: z.number().min(0).default(0),
   maxWaitMinutes: z.number().min(1).default(120),
   limits: limitsSchema.default(limitsSchema.parse({})),
+  /** A sale whose paid price (in USD) leaves less than this margin over the supplier's price is never silent. */
+  minMarginPercent: z.number().min(0).max(99).default(0),
+  /** `alert`: delivered, alert `low-margin`; `hold`: held as `review` before buying. */
+  onLowMargin: z.enum(['alert', 'hold']).default('alert'),
 });
 
 /** How long the reaper keeps what only records the past (src/db/reaper.ts). */

@@ -282,6 +282,11 @@ function buildFulfillment(
       honoursIdempotencyKeys: config.supplier.honoursIdempotencyKeys,
       maxQtyPerItem: MAX_QTY_PER_ITEM,
       limits: spendingLimits(config.fulfillment.limits),
+      margin: {
+        minMarginPercent: config.fulfillment.minMarginPercent,
+        onLowMargin: config.fulfillment.onLowMargin,
+        fxRates: config.catalog.pricing.fxRates,
+      },
     },
     log,
     now: Date.now,

@@ -69,3 +69,19 @@ export function formatUsd(cents: number): string {
   const abs = Math.abs(cents);
   return `${sign}${Math.trunc(abs / 100)}.${String(abs % 100).padStart(2, '0')}`;
 }
+
+const DECIMAL_TEXT = /^(\d{1,13})(?:\.(\d+))?$/;
+
+/**
+ * A shop's money string (`"49.99"`, `"8.333333"`, `"10"`) → integer cents, rounded to the
+ * nearest cent; null when it is not a plain non-negative decimal. Currency-agnostic: the caller
+ * knows which currency the amount is in.
+ */
+export function decimalTextToCents(text: unknown): number | null {
+  if (typeof text !== 'string') return null;
+  const m = DECIMAL_TEXT.exec(text.trim());
+  if (!m) return null;
+  const fraction = (m[2] ?? '').padEnd(3, '0');
+  const cents = Number(m[1]) * 100 + Number(fraction.slice(0, 2)) + (Number(fraction[2]) >= 5 ? 1 : 0);
+  return cents <= MAX_CENTS ? cents : null;
+}

@@ -116,6 +116,12 @@ export interface ShopOrderLine {
    * WooCommerce quantity − refunded − already delivered by us; Shopify `unfulfilledQuantity`.
    */
   unitsToFulfill: number;
+  /**
+   * What the buyer paid for one unit, after every discount (coupons, automatic and order-level
+   * discounts), before tax, in the order's `currency`, integer cents. WooCommerce: line `total` /
+   * `quantity`; Shopify: `discountedUnitPriceAfterAllDiscountsSet.shopMoney`.
+   */
+  paidUnitCents: number;
 }
 
 export interface ShopOrder {
@@ -134,6 +140,8 @@ export interface ShopOrder {
   ourHold: boolean;
   /** The buyer's email (WooCommerce billing email, Shopify order email), for the per-buyer spending limit. */
   buyerEmail: string | null;
+  /** ISO 4217 code of the order's money (the shop's currency), e.g. `USD`, `EUR`. */
+  currency: string;
   lines: ShopOrderLine[];
   /** Delivery ids of our deliveries already recorded in the order (read-back before writing). */
   deliveryIds: string[];

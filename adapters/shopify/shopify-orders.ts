@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { StorefrontError } from '../../src/errors.js';
 import { codeLine, deliveryMarker, markersIn } from '../../src/fulfillment/delivery-text.js';
 import type { Logger } from '../../src/log.js';
+import { decimalTextToCents } from '../../src/money.js';
 import type { Delivery, ShopOrder, ShopOrders, WebhookVerdict } from '../../src/storefront.js';
 import {
   API_VERSION,
@@ -47,8 +48,8 @@ const CODES_KEY = 'codes';
 const LEDGER_KEY = 'deliveries';
 const GRAPHQL_PATH = `/admin/api/${API_VERSION}/graphql.json`;
 const DAY_MS = 24 * 60 * 60 * 1000;
-/** Orders per intake page, lines per order in it: ~26 points an order, ~400 a page. */
-const INTAKE_PAGE = 15;
+/** Orders per intake page, lines per order in it: ~46 points an order, ~550 a page. */
+const INTAKE_PAGE = 12;
 const INTAKE_LINES = 10;
 const INTAKE_MAX_PAGES = 40;
 const ORDER_LINES_PAGE = 50;
@@ -75,16 +76,26 @@ const MUTATION_COST = 10;
 /** Shopify keeps hold notes short; ours are a sentence. */
 const HOLD_NOTE_MAX = 255;
 
+/**
+ * A line as the core needs it. The paid unit price is Shopify's, after every discount (line,
+ * order-level and code discounts), in the shop currency (`Order.currencyCode`): 3 points a line.
+ */
+const LINE_FIELDS =
+  'id sku quantity unfulfilledQuantity paid: discountedUnitPriceAfterAllDiscountsSet { shopMoney { amount } }';
+/** Points one line of LINE_FIELDS costs (the line and its two money objects). */
+const LINE_COST = 3;
+
 const ORDER_FIELDS = /* GraphQL */ `
   fragment ShopOrderFields on Order {
     id
     name
     email
+    currencyCode
     updatedAt
     displayFinancialStatus
     cancelledAt
     lineItems(first: $lines) {
-      nodes { id sku quantity unfulfilledQuantity }
+      nodes { ${LINE_FIELDS} }
       pageInfo { hasNextPage endCursor }
     }
     fulfillmentOrders(first: 5) {
@@ -115,7 +126,7 @@ const ORDER_LINES_QUERY = /* GraphQL */ `
   query OrderLines($id: ID!, $first: Int!, $after: String) {
     order(id: $id) {
       lineItems(first: $first, after: $after) {
-        nodes { id sku quantity unfulfilledQuantity }
+        nodes { ${LINE_FIELDS} }
         pageInfo { hasNextPage endCursor }
       }
     }
@@ -355,6 +366,7 @@ interface WireLine {
   sku: string | null;
   quantity: number;
   unfulfilledQuantity: number;
+  paid: { shopMoney: { amount: string } };
 }
 
 interface WireHold {
@@ -367,6 +379,7 @@ interface WireOrder {
   id: string;
   name: string;
   email: string | null;
+  currencyCode: string;
   updatedAt: string;
   displayFinancialStatus: string | null;
   cancelledAt: string | null;
@@ -428,6 +441,7 @@ function isWireOrder(v: unknown): v is WireOrder {
     typeof v.id === 'string' &&
     typeof v.name === 'string' &&
     (typeof v.email === 'string' || v.email === null) &&
+    typeof v.currencyCode === 'string' &&
     typeof v.updatedAt === 'string' &&
     (typeof v.displayFinancialStatus === 'string' || v.displayFinancialStatus === null) &&
     (typeof v.cancelledAt === 'string' || v.cancelledAt === null) &&
@@ -445,7 +459,10 @@ function isWireLine(v: unknown): v is WireLine {
     typeof v.id === 'string' &&
     (typeof v.sku === 'string' || v.sku === null) &&
     typeof v.quantity === 'number' &&
-    typeof v.unfulfilledQuantity === 'number'
+    typeof v.unfulfilledQuantity === 'number' &&
+    isObj(v.paid) &&
+    isObj(v.paid.shopMoney) &&
+    decimalTextToCents(v.paid.shopMoney.amount) !== null
   );
 }
 
@@ -571,7 +588,7 @@ export class ShopifyOrders implements ShopOrders {
       const data: { orders?: { nodes?: unknown[]; pageInfo?: PageInfo } } = await this.read('OrderIntake', {
         query: INTAKE_QUERY,
         variables: { query, first: INTAKE_PAGE, after, lines: INTAKE_LINES },
-        cost: 2 + INTAKE_PAGE * (16 + INTAKE_LINES),
+        cost: 2 + INTAKE_PAGE * (16 + INTAKE_LINES * LINE_COST),
       });
       const nodes = data.orders?.nodes;
       const info = data.orders?.pageInfo;
@@ -590,7 +607,7 @@ export class ShopifyOrders implements ShopOrders {
     const data: { order?: unknown } = await this.read('OrderRead', {
       query: ORDER_QUERY,
       variables: { id: orderId, lines: ORDER_LINES_PAGE },
-      cost: 17 + ORDER_LINES_PAGE,
+      cost: 17 + ORDER_LINES_PAGE * LINE_COST,
     });
     if (data.order === null) return null;
     if (!isWireOrder(data.order)) throw this.badResponse('OrderRead', 'order');
@@ -603,7 +620,7 @@ export class ShopifyOrders implements ShopOrders {
       operation: 'OrderLines',
       query: ORDER_LINES_QUERY,
       first: ORDER_LINES_PAGE,
-      cost: 3 + ORDER_LINES_PAGE,
+      cost: 3 + ORDER_LINES_PAGE * LINE_COST,
       at: ['order', 'lineItems'],
     });
     return [...o.lineItems.nodes, ...rest];
@@ -651,11 +668,13 @@ export class ShopifyOrders implements ShopOrders {
       closed: isClosed(facts),
       ...holdState(facts),
       buyerEmail: o.email || null,
+      currency: o.currencyCode,
       lines: lines.map((l) => ({
         id: l.id,
         sku: l.sku,
         quantity: l.quantity,
         unitsToFulfill: unitsToFulfill(l),
+        paidUnitCents: decimalTextToCents(l.paid.shopMoney.amount) as number,
       })),
       deliveryIds: markersIn(o.codes?.value ?? ''),
     };

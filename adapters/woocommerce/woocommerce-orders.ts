@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { StorefrontError } from '../../src/errors.js';
 import { deliveryNote, markersIn } from '../../src/fulfillment/delivery-text.js';
 import type { Logger } from '../../src/log.js';
+import { decimalTextToCents } from '../../src/money.js';
 import type { Delivery, ShopOrder, ShopOrders, WebhookVerdict } from '../../src/storefront.js';
 import type { WooCommerceClient } from './woocommerce-client.js';
 import {
@@ -49,6 +50,8 @@ interface RawLine {
   id: number;
   sku: string | null;
   quantity: number;
+  /** The line's `total`: after coupons, before tax, in the order's currency. */
+  totalCents: number;
 }
 
 interface RawOrder {
@@ -59,6 +62,7 @@ interface RawOrder {
   datePaidGmt: string | null;
   paymentMethod: string;
   billingEmail: string | null;
+  currency: string;
   lines: RawLine[];
   refundIds: number[];
   meta: Map<string, unknown>;
@@ -478,11 +482,14 @@ export class WooCommerceOrders implements ShopOrders {
       merchantHold,
       ourHold,
       buyerEmail: raw.billingEmail,
+      currency: raw.currency,
       lines: raw.lines.map((l) => ({
         id: String(l.id),
         sku: l.sku === null || l.sku === '' ? null : l.sku,
         quantity: l.quantity,
         unitsToFulfill: unitsToFulfill(facts, { id: String(l.id), quantity: l.quantity }),
+        // Rounded down: a fraction of a cent never turns a loss into a margin.
+        paidUnitCents: l.quantity > 0 ? Math.floor(l.totalCents / l.quantity) : 0,
       })),
       deliveryIds: this.deliveryMetaOf(raw)?.deliveries ?? [],
     };
@@ -493,10 +500,20 @@ export class WooCommerceOrders implements ShopOrders {
     const path = where ? 'orders' : 'orders/:id';
     const bad = (field: string) => this.badResponse('GET', path, `order${where}.${field}`);
     if (!isObject(data)) throw bad('(not an object)');
-    const { id, status, date_modified_gmt, date_paid_gmt, payment_method, line_items, refunds, meta_data } =
-      data;
+    const {
+      id,
+      status,
+      currency,
+      date_modified_gmt,
+      date_paid_gmt,
+      payment_method,
+      line_items,
+      refunds,
+      meta_data,
+    } = data;
     if (!Number.isSafeInteger(id) || (id as number) <= 0) throw bad('id');
     if (typeof status !== 'string') throw bad('status');
+    if (typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)) throw bad('currency');
     if (typeof date_modified_gmt !== 'string' || !gmtToIso(date_modified_gmt)) throw bad('date_modified_gmt');
     if (date_paid_gmt !== null && date_paid_gmt !== undefined && typeof date_paid_gmt !== 'string') {
       throw bad('date_paid_gmt');
@@ -507,9 +524,12 @@ export class WooCommerceOrders implements ShopOrders {
       if (!Number.isSafeInteger(l.quantity)) throw bad(`line_items[${i}].quantity`);
       if (l.sku !== null && l.sku !== undefined && typeof l.sku !== 'string')
         throw bad(`line_items[${i}].sku`);
+      const totalCents = decimalTextToCents(l.total);
+      if (totalCents === null) throw bad(`line_items[${i}].total`);
       return {
         id: l.id as number,
         quantity: l.quantity as number,
+        totalCents,
         sku: (l.sku as string | null | undefined) ?? null,
       };
     });
@@ -526,6 +546,7 @@ export class WooCommerceOrders implements ShopOrders {
       dateModifiedGmt: date_modified_gmt,
       datePaidGmt: (date_paid_gmt as string | null | undefined) || null,
       paymentMethod: typeof payment_method === 'string' ? payment_method : '',
+      currency,
       billingEmail:
         isObject(data.billing) && typeof data.billing.email === 'string' && data.billing.email !== ''
           ? data.billing.email

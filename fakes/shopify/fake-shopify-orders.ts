@@ -27,10 +27,15 @@ export type FinancialStatus =
 export type FulfillmentOrderStatus = 'OPEN' | 'IN_PROGRESS' | 'ON_HOLD' | 'CLOSED' | 'CANCELLED';
 
 export interface SeedOrder {
-  lines: { sku: string | null; quantity: number; title?: string }[];
+  /** `unitPrice`: the variant's price at checkout, in the shop currency (default 10). */
+  lines: { sku: string | null; quantity: number; title?: string; unitPrice?: number }[];
   /** Default PAID. */
   financialStatus?: FinancialStatus;
   email?: string;
+  /** The shop currency (`Order.currencyCode`); default USD. */
+  currency?: string;
+  /** An order-level discount code: every line's price after all discounts is this much lower. */
+  discountPercent?: number;
 }
 
 export interface PlacedOrder {
@@ -91,6 +96,9 @@ interface Line {
   quantity: number;
   refunded: number;
   fulfilled: number;
+  unitPrice: number;
+  /** Unit price after every discount (line, order-level and code), in the shop currency. */
+  paidUnitPrice: number;
 }
 
 interface FoLine {
@@ -125,6 +133,7 @@ interface Order {
   num: number;
   name: string;
   email: string;
+  currency: string;
   createdAt: string;
   updatedAt: string;
   financialStatus: FinancialStatus;
@@ -318,6 +327,8 @@ export class FakeOrderBook {
         quantity: l.quantity,
         refunded: 0,
         fulfilled: 0,
+        unitPrice: l.unitPrice ?? 10,
+        paidUnitPrice: Math.round((l.unitPrice ?? 10) * (100 - (seed.discountPercent ?? 0))) / 100,
       };
     });
     const fo = this.deps.gid('FulfillmentOrder');
@@ -342,6 +353,7 @@ export class FakeOrderBook {
       num,
       name,
       email: seed.email ?? `buyer${num}@example.com`,
+      currency: seed.currency ?? 'USD',
       createdAt: at,
       updatedAt: at,
       financialStatus: seed.financialStatus ?? 'PAID',
@@ -745,6 +757,12 @@ export class FakeOrderBook {
     };
   }
 
+  /** A MoneyBag; presentment money is the shop money (the fake has no multi-currency). */
+  private moneyBag(o: Order, amount: number): Source {
+    const money = { __typename: 'MoneyV2', amount: String(amount), currencyCode: o.currency };
+    return { __typename: 'MoneyBag', shopMoney: money, presentmentMoney: money };
+  }
+
   private lineView(o: Order, l: Line): Source {
     return {
       __typename: 'LineItem',
@@ -756,6 +774,8 @@ export class FakeOrderBook {
       currentQuantity: l.quantity - l.refunded,
       unfulfilledQuantity: this.unfulfilled(l),
       refundableQuantity: l.quantity - l.refunded,
+      originalUnitPriceSet: this.moneyBag(o, l.unitPrice),
+      discountedUnitPriceAfterAllDiscountsSet: this.moneyBag(o, l.paidUnitPrice),
       nonFulfillableQuantity: 0,
       requiresShipping: false,
       isGiftCard: false,
@@ -874,6 +894,8 @@ export class FakeOrderBook {
       name: o.name,
       number: o.num,
       email: o.email,
+      currencyCode: o.currency,
+      presentmentCurrencyCode: o.currency,
       createdAt: o.createdAt,
       updatedAt: o.updatedAt,
       processedAt: o.createdAt,

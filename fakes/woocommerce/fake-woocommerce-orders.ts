@@ -107,6 +107,10 @@ interface StoredOrder {
   stockReduced: boolean;
   /** Seeding shortcut: treat every item as virtual + downloadable. */
   allVirtualDownloadable: boolean;
+  /** The store currency when the order was placed (WooCommerce's own setting; `USD` by default). */
+  currency: string;
+  /** A percent coupon applied at checkout (spread over every line, as WooCommerce does). */
+  coupon: { code: string; percent: number } | null;
 }
 
 interface StoredRefund {
@@ -203,6 +207,10 @@ export interface PlaceOrderOptions {
   /** Treat every item as virtual + downloadable (a paid order skips straight to `completed`). */
   virtual?: boolean;
   email?: string;
+  /** The store currency; default `USD`. */
+  currency?: string;
+  /** A percent coupon the buyer used: every line's `total` is its `subtotal` less this share. */
+  coupon?: { code: string; percent: number };
 }
 
 export interface FakeOrdersOptions {
@@ -341,6 +349,8 @@ export class FakeOrders {
       'checkout',
     );
     o.allVirtualDownloadable = opts.virtual === true;
+    o.currency = opts.currency ?? 'USD';
+    o.coupon = opts.coupon ?? null;
     if (opts.paid ?? true) this.paymentComplete(o);
     else if (paymentMethod === 'bacs' || paymentMethod === 'cheque') this.transition(o, 'on-hold');
     else if (paymentMethod === 'cod') this.transition(o, 'processing');
@@ -739,6 +749,8 @@ export class FakeOrders {
       meta: [],
       stockReduced: false,
       allVirtualDownloadable: false,
+      currency: 'USD',
+      coupon: null,
     };
     this.orders.set(o.id, o);
     if (fields.meta_data !== undefined) this.applyMeta(o, fields.meta_data);
@@ -917,8 +929,14 @@ export class FakeOrders {
       this.addNote(o, `Stock levels increased: ${changes.join(', ')}`, false, 'WooCommerce');
   }
 
+  /** A line's `total`: its subtotal less its share of the coupon, rounded to cents as WooCommerce does. */
+  private lineTotal(o: StoredOrder, l: StoredLine): number {
+    const subtotal = l.price * l.quantity;
+    return Math.round(subtotal * (100 - (o.coupon?.percent ?? 0))) / 100;
+  }
+
   private total(o: StoredOrder): number {
-    return o.lines.reduce((s, l) => s + l.price * l.quantity, 0);
+    return o.lines.reduce((s, l) => s + this.lineTotal(o, l), 0);
   }
 
   private remainingRefund(o: StoredOrder): number {
@@ -1153,6 +1171,7 @@ export class FakeOrders {
   toJson(o: StoredOrder): FakeOrderJson {
     const home = this.homeUrl();
     const total = this.total(o);
+    const discount = money(o.lines.reduce((s, l) => s + l.price * l.quantity - this.lineTotal(o, l), 0));
     const refunds = this.refunds
       .filter((r) => r.orderId === o.id)
       .sort((a, b) => b.id - a.id)
@@ -1161,12 +1180,12 @@ export class FakeOrders {
       id: o.id,
       parent_id: 0,
       status: o.status,
-      currency: 'USD',
+      currency: o.currency,
       version: '10.0.2',
       prices_include_tax: false,
       ...this.dates('date_created', o.createdAt),
       ...this.dates('date_modified', o.modifiedAt),
-      discount_total: '0.00',
+      discount_total: discount,
       discount_tax: '0.00',
       shipping_total: '0.00',
       shipping_tax: '0.00',
@@ -1196,25 +1215,35 @@ export class FakeOrders {
         tax_class: '',
         subtotal: money(l.price * l.quantity),
         subtotal_tax: '0.00',
-        total: money(l.price * l.quantity),
+        total: money(this.lineTotal(o, l)),
         total_tax: '0.00',
         taxes: [],
         meta_data: [],
         sku: this.skuOf(l),
-        price: l.price,
+        // WooCommerce's line `price` is the discounted total over the quantity (a float).
+        price: this.lineTotal(o, l) / l.quantity,
         image: { id: '', src: '' },
         parent_name: null,
       })),
       tax_lines: [],
       shipping_lines: [],
       fee_lines: [],
-      coupon_lines: [],
+      coupon_lines: o.coupon
+        ? [
+            {
+              id: o.id * 10,
+              code: o.coupon.code,
+              discount: discount,
+              discount_tax: '0.00',
+            },
+          ]
+        : [],
       refunds,
       payment_url: `${home}/checkout/order-pay/${o.id}/?pay_for_order=true&key=${o.orderKey}`,
       is_editable: o.status === 'pending' || o.status === 'on-hold',
       needs_payment: o.status === 'pending' && total > 0,
       needs_processing: this.needsProcessing(o),
-      currency_symbol: '$',
+      currency_symbol: o.currency === 'USD' ? '$' : o.currency,
       _links: {
         self: [{ href: `${home}/wp-json/wc/v3/orders/${o.id}` }],
         collection: [{ href: `${home}/wp-json/wc/v3/orders` }],

@@ -446,6 +446,15 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE balance_history (
     at    INTEGER PRIMARY KEY,
     cents INTEGER NOT NULL
+  `,
+  // 11: what the buyer paid for each of our lines (after discounts, before tax, in the order's
+  // currency), for the margin check at purchase and the cost/margin report. A table of its own,
+  // so shop_lines keeps its shape. See src/fulfillment/margin.ts.
+  `
+  CREATE TABLE line_prices (
+    line            INTEGER PRIMARY KEY REFERENCES shop_lines (id),
+    paid_unit_cents INTEGER NOT NULL CHECK (paid_unit_cents >= 0),
+    currency        TEXT NOT NULL CHECK (length(currency) = 3)
   ) STRICT;
   `,
 ];

@@ -4,6 +4,7 @@ import type { SkuMapping } from '../sku.js';
 import type { ShopOrders, Storefront } from '../storefront.js';
 import type { SupplierApi } from '../supplier/psnb2b-client.js';
 import type { CodeVault } from './code-vault.js';
+import type { MarginRules } from './margin.js';
 import type { SpendingLimits } from './spending-limits.js';
 
 /** What every phase of the money path works with. */
@@ -22,6 +23,8 @@ export interface FulfillmentContext {
     maxQtyPerItem: number;
     /** `fulfillment.limits`, in cents: an order over any is held for review. */
     limits: SpendingLimits;
+    /** `fulfillment.minMarginPercent`/`onLowMargin` and `catalog.pricing.fxRates`. */
+    margin: MarginRules;
   };
   log: Logger;
   now: () => number;

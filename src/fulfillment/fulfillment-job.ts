@@ -10,6 +10,7 @@ import { type FulfillmentContext, LOG } from './fulfillment-context.js';
 import { type LineRow, linesInState, setLine, unitsNeeded } from './fulfillment-ledger.js';
 import { releaseLines, settleHoldAlerts } from './holds.js';
 import { knownEntriesOf, pollIntake } from './intake.js';
+import { expireLowMarginAlerts } from './margin.js';
 import { BALANCE_KV, buyable, type CatalogView, purchase, readBalance, resumeIntents } from './purchasing.js';
 import { BALANCE_HOLDS, HOLD_NOTES } from './recovery-points.js';
 import { followOrders } from './supplier-follow.js';
@@ -158,6 +159,7 @@ export async function runPass(ctx: FulfillmentContext, opts: { poll: boolean }):
     if ((lastBalance(ctx)?.ageMs ?? Number.POSITIVE_INFINITY) >= BALANCE_REFRESH_MS) await readBalance(ctx);
   });
   await phase('holds', () => releaseHolds(ctx, catalog));
+  immediate(ctx.db, () => expireLowMarginAlerts(ctx.db, ctx.now()));
   await phase('max-wait', () => enforceMaxWait(ctx));
   await phase('resume', () => resumeIntents(ctx, catalog));
   await phase('purchase', async () => {

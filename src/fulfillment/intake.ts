@@ -20,6 +20,7 @@ import {
   setLine,
   unitsInActiveIntents,
 } from './fulfillment-ledger.js';
+import { recordLinePrice } from './margin.js';
 
 /**
  * Intake: the only writer of what the shops say is owed. One idempotent intake, keyed by (store,
@@ -213,6 +214,8 @@ export function takeInOrder(ctx: IntakeContext, store: string, order: ShopOrder)
       const entry = shopLine.sku ? entryForSku(ctx.mapping, shopLine.sku) : null;
       if (!entry || !shopLine.sku) continue; // not ours
       const existing = getLine(db, store, order.id, shopLine.id);
+      const paid = { paidUnitCents: shopLine.paidUnitCents, currency: order.currency };
+      if (existing) recordLinePrice(db, existing.id, paid);
       if (!existing) {
         // Only paid, open orders create work; our own hold keeps an order ours.
         if (!(order.paid || order.ourHold) || order.closed || shopLine.unitsToFulfill <= 0) continue;
@@ -220,7 +223,7 @@ export function takeInOrder(ctx: IntakeContext, store: string, order: ShopOrder)
         const unknown = !known.has(key);
         // A SKU on several products of this shop is unmatched: its sales wait for the merchant.
         const duplicate = !unknown && skuState(db, store, shopLine.sku) === 'duplicate';
-        insertLine(
+        const id = insertLine(
           db,
           {
             store,
@@ -236,6 +239,7 @@ export function takeInOrder(ctx: IntakeContext, store: string, order: ShopOrder)
           },
           now,
         );
+        recordLinePrice(db, id, paid);
         result.newLines++;
         ctx.log.info(
           `${store} order ${order.number}: sale received, ${shopLine.unitsToFulfill}× ${shopLine.sku}`,

@@ -6,6 +6,7 @@ import type { ShopOrder } from '../storefront.js';
 import { type FulfillmentContext, LOG } from './fulfillment-context.js';
 import { type LineRow, linesOfOrder, moveLine, poolUndelivered } from './fulfillment-ledger.js';
 import { holdLines, orderKey, releaseShopHolds, settleHoldAlerts } from './holds.js';
+import { lowMarginLine } from './margin.js';
 import { ACTIVE_INTENT_POINTS, REJECTED_ORDER_NOTE } from './recovery-points.js';
 import { brokenLimit, type LimitName } from './spending-limits.js';
 
@@ -20,6 +21,8 @@ const DAY_MS = 24 * 3_600_000;
 const SPENDING_INTENTS = [...ACTIVE_INTENT_POINTS, 'stored'].map((p) => `'${p}'`).join(', ');
 
 type Verdict = 'passed' | 'held' | 'approved' | 'rejected';
+/** What put an order up for review: a spending limit, or (with `onLowMargin: hold`) its margin. */
+export type ReviewReason = LimitName | 'minMarginPercent';
 
 interface ReviewRow {
   store: string;
@@ -28,7 +31,7 @@ interface ReviewRow {
   buyer: string | null;
   valueCents: number;
   verdict: Verdict;
-  limit: LimitName | null;
+  limit: ReviewReason | null;
   detail: string | null;
   checkedAt: number;
 }
@@ -98,11 +101,16 @@ export async function screenOrders(
     dayCents ??= spentSince(db, now - DAY_MS, priceCents);
     const buyerDayCents =
       buyer === null ? 0 : (buyerCents.get(buyer) ?? spentSince(db, now - DAY_MS, priceCents, buyer));
-    const broken = brokenLimit(
-      { valueCents, maxLineUnits: Math.max(0, ...ours.map((l) => l.units)), buyer },
-      limits,
-      { dayCents, buyerDayCents },
-    );
+    const lowMargin =
+      ctx.settings.margin.onLowMargin === 'hold'
+        ? lowMarginLine(db, ours, (k) => priceCents.get(k), ctx.settings.margin)
+        : null;
+    const broken: { limit: ReviewReason; detail: string } | null =
+      brokenLimit({ valueCents, maxLineUnits: Math.max(0, ...ours.map((l) => l.units)), buyer }, limits, {
+        dayCents,
+        buyerDayCents,
+      }) ??
+      (lowMargin && { limit: 'minMarginPercent', detail: `sold below margin: ${lowMargin.detail}` });
     immediate(db, () => {
       db.prepare(
         `INSERT INTO order_reviews (store, order_id, order_number, buyer, value_cents, verdict, limit_hit, detail, checked_at)
@@ -208,7 +216,7 @@ export interface ReviewListing {
   orderNumber: string;
   buyer: string | null;
   valueUsd: number;
-  limit: LimitName | null;
+  limit: ReviewReason | null;
   detail: string | null;
   since: string;
 }

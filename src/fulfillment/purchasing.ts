@@ -26,6 +26,7 @@ import {
   type IntentRow,
   intentAllocations,
   type LineRow,
+  lineById,
   linesInState,
   moveIntent,
   poolCounts,
@@ -36,6 +37,7 @@ import {
 } from './fulfillment-ledger.js';
 import { holdLines, orderKey } from './holds.js';
 import { intakeContext, takeInOrder } from './intake.js';
+import { alertLowMargins } from './margin.js';
 import { screenOrders } from './order-review.js';
 import { planPurchase } from './plan-purchase.js';
 import { OWED_LINE_POINTS, unknownPoint } from './recovery-points.js';
@@ -282,6 +284,11 @@ export async function send(ctx: FulfillmentContext, intentId: string, catalog: C
       immediate(db, () => {
         for (const i of intent.items) recordBought(db, i.entryKey, i.qty);
         resolveAlert(db, 'purchase-retrying', intent.id, now);
+        // Margin at purchase, at the unit prices the supplier actually charged: never a silent loss.
+        const charged = new Map(result.order.items.map((i) => [entryKey(i), i.unitPriceCents]));
+        const bought = new Set(intentAllocations(db, intent.id).map((a) => a.line));
+        const lines = [...bought].map((id) => lineById(db, id)).filter((l) => l !== undefined);
+        alertLowMargins(db, lines, (k) => charged.get(k), ctx.settings.margin, now);
       });
       return;
     case 'not-sent':

@@ -54,6 +54,10 @@ export interface WorldOptions {
   limits: Partial<
     Record<'maxOrderUsd' | 'maxUnitsPerLine' | 'maxDailyUsd' | 'maxCustomerDailyUsd', number | null>
   >;
+  /** More `fulfillment:` keys (`onLowMargin: hold`), as YAML scalars. */
+  fulfillmentKeys: Record<string, string | number>;
+  /** A whole `catalog:` block, as YAML (empty = the defaults). */
+  catalogYaml: string;
 }
 
 const WOO_KEY = 'ck_world_0123456789abcdef0123456789abcdef';
@@ -97,7 +101,10 @@ fulfillment:
     .map(([k, v]) => `${k}: ${v}`)
     .join(', ')} }`
       : ''
-  }
+  }${Object.entries(o.fulfillmentKeys)
+    .map(([k, v]) => `\n  ${k}: ${v}`)
+    .join('')}
+${o.catalogYaml}
 storefronts:
   - name: shop-s
     type: shopify
@@ -114,6 +121,8 @@ export async function startFulfillmentWorld(opts: Partial<WorldOptions> = {}): P
     minBalanceUsd: 0,
     withWooCommerce: false,
     limits: {},
+    fulfillmentKeys: {},
+    catalogYaml: '',
     ...opts,
     supplier: { ...opts.supplier },
   };

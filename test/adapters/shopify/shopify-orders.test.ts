@@ -178,8 +178,8 @@ describe('ShopifyStorefront.orders — intake', () => {
     expect(first.orders.find((o) => o.id === cancelled)).toMatchObject({ closed: true });
     expect(first.orders.filter((o) => !o.closed).every((o) => o.paid)).toBe(true);
     expect(first.latest).toBe(first.orders[39]?.updatedAt);
-    // 39 open orders at 15 a page = 3 pages, plus one page of closed ones; nothing refused.
-    expect(fake.queryFieldCount('orders')).toBe(4);
+    // 39 open orders at 12 a page = 4 pages, plus one page of closed ones; nothing refused.
+    expect(fake.queryFieldCount('orders')).toBe(5);
     expect(fake.stats.rejected).toBe(0);
 
     // Only what changed at or after the cursor.

@@ -145,9 +145,17 @@ describe('paid rules, read from the store over HTTP', () => {
       merchantHold: false,
       ourHold: false,
       number: `#${o.id}`,
+      currency: 'USD',
     });
+    // paidUnitCents: the line `total` over its quantity, what the buyer paid for one unit.
     expect(got?.lines).toEqual([
-      { id: String(o.line_items[0]?.id), sku: 'PSN-US-50', quantity: 2, unitsToFulfill: 2 },
+      {
+        id: String(o.line_items[0]?.id),
+        sku: 'PSN-US-50',
+        quantity: 2,
+        unitsToFulfill: 2,
+        paidUnitCents: 5000,
+      },
     ]);
   });
 
