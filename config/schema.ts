@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isLoopbackHost } from '../src/loopback.js';
+import { parseUsdCents } from '../src/money.js';
 import { checkSkuTemplate } from '../src/sku.js';
 import { codesKeyProblem } from './codes-key.js';
 import { cronProblem } from './cron-fields.js';
@@ -18,6 +19,13 @@ const cronExpression = z.string().superRefine((s, ctx) => {
   const problem = cronProblem(s);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
+
+/** A money amount as shops and the supplier write it: at most two decimals. */
+const moneyAmount = z
+  .number()
+  .refine((n) => parseUsdCents(n).ok, 'must be an amount ≥ 0 with at most two decimals');
+
+const currencyCode = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code in upper case (USD, EUR)');
 
 const httpUrl = z
   .string()
@@ -62,6 +70,8 @@ export const wooStoreSchema = z.strictObject({
   timeoutMs: z.number().int().min(100).max(300_000).default(30_000),
   /** Concurrent requests to this store (one queue per store, shared by every job). */
   concurrency: z.number().int().min(1).max(8).default(2),
+  /** The currency the store sells in (for catalog.pricing); default catalog.pricing.currency. */
+  currency: currencyCode.optional(),
 });
 
 export const shopifyStoreSchema = z.strictObject({
@@ -74,6 +84,8 @@ export const shopifyStoreSchema = z.strictObject({
   locationId: z.string().optional(),
   weight: z.number().min(0).max(1).default(1),
   timeoutMs: z.number().int().min(100).max(300_000).default(30_000),
+  /** The currency the store sells in (for catalog.pricing); default catalog.pricing.currency. */
+  currency: currencyCode.optional(),
 });
 
 export const storefrontSchema = z.discriminatedUnion('type', [wooStoreSchema, shopifyStoreSchema]);
@@ -87,12 +99,23 @@ export const guardSchema = z.strictObject({
 
 const regionCode = z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code in upper case');
 
-const currencyCode = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code in upper case (USD, EUR)');
-
-/** Prices (design-notes "Prices"): how shop money converts to the supplier's USD. */
+/** Prices (design-notes "Prices"): shop prices that follow the supplier's cost; off by default. */
 export const pricingSchema = z.strictObject({
-  /** Shop currency units per USD (`EUR: 0.92`); USD needs none. Used by the margin check at purchase. */
+  enabled: z.boolean().default(false),
+  markupPercent: z.number().min(0).max(1000).default(15),
+  /** USD added after the percentage. */
+  markupFixed: moneyAmount.default(0),
+  /** Prices are rounded up to end in these cents (`"0.99"`), or to the cent (`"none"`). */
+  rounding: z
+    .string()
+    .regex(/^(0\.\d\d|none)$/, 'must be "none" or cents such as "0.99"')
+    .default('0.99'),
+  /** The shops' currency unless a store names its own (`storefronts[].currency`). */
+  currency: currencyCode.default('USD'),
+  /** Shop currency units per USD (`EUR: 0.92`); USD needs none. Also values what buyers paid (margin check). */
   fxRates: z.record(currencyCode, z.number().positive('must be a positive rate')).default({}),
+  /** `"<shop SKU>": price` in the shop's currency: wins over the rule. */
+  overrides: z.record(z.string().min(1), moneyAmount).default({}),
 });
 
 export const catalogSchema = z.strictObject({
@@ -225,6 +248,20 @@ export const configSchema = z
             'is required when server.publicUrl is set (else unsigned supplier webhooks would be accepted)',
         });
       }
+      // Prices follow the supplier's USD: a store selling in another currency needs its rate.
+      const pricing = c.catalog?.pricing;
+      if (pricing?.enabled) {
+        (Array.isArray(c.storefronts) ? c.storefronts : []).forEach((s) => {
+          const currency = s?.currency ?? pricing.currency;
+          if (currency && currency !== 'USD' && pricing.fxRates?.[currency] === undefined) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['catalog', 'pricing', 'fxRates', currency],
+              message: `is required: store "${s?.name}" sells in ${currency} (shop currency units per USD)`,
+            });
+          }
+        });
+      }
       const seen = new Set<string>();
       (Array.isArray(c.storefronts) ? c.storefronts : []).forEach((s, i) => {
         if (s && seen.has(s.name)) {
@@ -260,6 +297,7 @@ export type WooStoreConfig = z.infer<typeof wooStoreSchema>;
 export type ShopifyStoreConfig = z.infer<typeof shopifyStoreSchema>;
 export type CatalogConfig = z.infer<typeof catalogSchema>;
 export type LimitsConfig = z.infer<typeof limitsSchema>;
+export type PricingConfig = z.infer<typeof pricingSchema>;
 export type SandboxConfig = z.infer<typeof sandboxSchema>;
 
 /** The config the daemon runs with: the sandbox (if any) already resolved into supplier/storefronts. */

@@ -165,7 +165,12 @@ function printReport(r: CycleReport, json: boolean): void {
     lines.push(...skuLine('not in shop', s.missingSkus), ...skuLine('duplicate SKU', s.duplicateSkus));
     for (const p of s.plan ?? []) {
       const now = p.current ?? '(stock not managed)';
-      lines.push(`    ${p.sku}: ${now} → ${p.quantity}${p.current === p.quantity ? ' (already so)' : ''}`);
+      // A price (catalog.pricing) is shown against what this store last acknowledged from us.
+      const price =
+        p.price === undefined ? '' : `; price ${p.previousPrice ?? '(never set by us)'} → ${p.price}`;
+      lines.push(
+        `    ${p.sku}: ${now} → ${p.quantity}${p.current === p.quantity ? ' (already so)' : ''}${price}`,
+      );
     }
   }
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -13,6 +13,7 @@ import { type PassReport, runPass } from './fulfillment/fulfillment-job.js';
 import { soldNotOrdered } from './fulfillment/fulfillment-ledger.js';
 import { intakeOne, pollIntake } from './fulfillment/intake.js';
 import { spendingLimits } from './fulfillment/spending-limits.js';
+import { priceRules } from './inventory/shop-price.js';
 import {
   type CycleOptions,
   type CycleReport,
@@ -203,6 +204,14 @@ async function openWithDb(
             reserve: config.catalog.reserve,
             allocation: config.catalog.allocation,
             guard: config.catalog.guard,
+            ...(config.catalog.pricing.enabled && {
+              pricing: {
+                rules: priceRules(config.catalog.pricing),
+                currencies: new Map(
+                  config.storefronts.map((s) => [s.name, s.currency ?? config.catalog.pricing.currency]),
+                ),
+              },
+            }),
           },
           soldNotOrdered: () => soldNotOrdered(handle),
           lanes,

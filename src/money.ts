@@ -62,6 +62,9 @@ export function centsToUsd(cents: number): number {
   return cents / 100;
 }
 
+/** Cents of any currency → `"46.25"`: the form shops take and answer prices in. */
+export const formatCents = (cents: number): string => formatUsd(cents);
+
 /** Integer cents → `"46.25"`, `"-3.05"`: for messages and tables, always two decimals. */
 export function formatUsd(cents: number): string {
   assertCents(cents);

@@ -6,6 +6,8 @@ import type { CachedSku, CallCounts, StockReading, StockTarget, StorefrontContex
 export interface Wanted {
   key: string;
   quantity: number;
+  /** The price to set with the quantity, if any (written and confirmed together). */
+  price?: string;
   targets: StockTarget[];
 }
 
@@ -81,15 +83,21 @@ export function groupTargets(store: string, targets: readonly StockTarget[], tal
     const key = skuKey(t.sku);
     const w = byKey.get(key);
     if (w) w.targets.push(t);
-    else byKey.set(key, { key, quantity: t.quantity, targets: [t] });
+    else
+      byKey.set(key, {
+        key,
+        quantity: t.quantity,
+        ...(t.price !== undefined && { price: t.price }),
+        targets: [t],
+      });
   }
   const out: Wanted[] = [];
   for (const w of byKey.values()) {
     const bad = w.targets.find((t) => !Number.isSafeInteger(t.quantity) || t.quantity < 0);
-    const conflicting = w.targets.some((t) => t.quantity !== w.quantity);
+    const conflicting = w.targets.some((t) => t.quantity !== w.quantity || t.price !== w.price);
     if (bad || conflicting || w.key === '') {
       const reason =
-        w.key === '' ? 'empty SKU' : bad ? `invalid quantity ${bad.quantity}` : 'conflicting quantities';
+        w.key === '' ? 'empty SKU' : bad ? `invalid quantity ${bad.quantity}` : 'conflicting targets';
       tally.fail(
         w,
         toSafeError(new AppError('internal', `${store}: ${reason} for SKU "${w.targets[0]?.sku}"`)),

@@ -11,6 +11,11 @@ import type { Logger } from './log.js';
 export interface StockTarget {
   sku: string;
   quantity: number;
+  /**
+   * The shop price to set with it (`"17.99"`, the store's currency), when `catalog.pricing` is on
+   * and the price changed; absent = the price is left alone.
+   */
+  price?: string;
 }
 
 export type SkuState = 'matched' | 'missing' | 'duplicate';

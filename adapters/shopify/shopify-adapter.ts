@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ShopifyStoreConfig } from '../../config/schema.js';
 import { type SafeError, StorefrontError, toSafeError } from '../../src/errors.js';
+import { decimalTextToCents } from '../../src/money.js';
 import {
   groupTargets,
   PushTally,
@@ -85,6 +86,7 @@ const STOCK_VARIANT = /* GraphQL */ `
   fragment StockVariant on ProductVariant {
     id
     sku
+    price
     inventoryPolicy
     product { id }
     inventoryItem {
@@ -126,10 +128,11 @@ const LOCATIONS_QUERY = /* GraphQL */ `
   }
 `;
 
-const POLICY_MUTATION = /* GraphQL */ `
-  mutation StockVariantPolicy($productId: ID!, $variants: [ProductVariantsBulkInput!]!) {
+/** One call per product: the one-time policy fix and (catalog.pricing) changed prices together. */
+const VARIANT_MUTATION = /* GraphQL */ `
+  mutation StockVariantUpdate($productId: ID!, $variants: [ProductVariantsBulkInput!]!) {
     productVariantsBulkUpdate(productId: $productId, variants: $variants) {
-      productVariants { id inventoryPolicy inventoryItem { id tracked } }
+      productVariants { id price inventoryPolicy inventoryItem { id tracked } }
       userErrors { field message code }
     }
   }
@@ -183,11 +186,12 @@ export const STOCK_DOCUMENTS: readonly ShopifyDocument[] = [
   { query: LOCATION_QUERY, maxVariables: { id: SAMPLE_LOCATION } },
   { query: LOCATIONS_QUERY, maxVariables: { first: LOCATIONS_PAGE } },
   {
-    query: POLICY_MUTATION,
+    query: VARIANT_MUTATION,
     maxVariables: {
       productId: 'gid://shopify/Product/1',
       variants: many(BULK_UPDATE_LIMIT, (i) => ({
         id: `gid://shopify/ProductVariant/${i}`,
+        price: '19.99',
         inventoryPolicy: 'DENY',
         inventoryItem: { tracked: true },
       })),
@@ -226,6 +230,7 @@ export const STOCK_DOCUMENTS: readonly ShopifyDocument[] = [
 interface WireVariant {
   id: string;
   sku: string | null;
+  price: string;
   inventoryPolicy: string;
   product: { id: string };
   inventoryItem: {
@@ -258,6 +263,7 @@ function isWireVariant(v: unknown): v is WireVariant {
   return (
     typeof r.id === 'string' &&
     (typeof r.sku === 'string' || r.sku === null) &&
+    typeof r.price === 'string' &&
     typeof r.inventoryPolicy === 'string' &&
     typeof product?.id === 'string' &&
     typeof item?.id === 'string' &&
@@ -300,6 +306,8 @@ interface Current {
   ref: ShopifyRef;
   /** `available` at the location now; null = not stocked there. */
   available: number | null;
+  /** The variant's price now (shop currency). */
+  price: string;
   /** The cached ref, to write the cache only when something changed. */
   cachedRef: ShopifyRef | undefined;
 }
@@ -314,6 +322,8 @@ interface Retry {
 class PushState extends PushTally {
   readonly oneTime: OneTimeCounts = { activations: 0, policyUpdates: 0 };
   setCalls = 0;
+  /** `productVariantsBulkUpdate` calls that carried a price (one per product with a changed price). */
+  priceCalls = 0;
 }
 
 export class ShopifyStorefront implements Storefront {
@@ -322,7 +332,7 @@ export class ShopifyStorefront implements Storefront {
   /** One-time fixes since start (activations, policy/tracking updates), for reports and benchmarks. */
   readonly oneTime: OneTimeCounts = { activations: 0, policyUpdates: 0 };
   /** What the last push did, call by call kind. */
-  lastPush: { setCalls: number; activations: number; policyUpdates: number } | undefined;
+  lastPush: { setCalls: number; priceCalls: number; activations: number; policyUpdates: number } | undefined;
   /** Order intake and delivery (shopify-orders.ts), over the same client, queue and pacer. */
   readonly orders: ShopOrders;
   private readonly client: ShopifyGraphqlClient;
@@ -383,7 +393,7 @@ export class ShopifyStorefront implements Storefront {
     progress();
 
     // 2. One-time fixes, then 3. the quantities.
-    const ready = await this.fixPolicies(current, state, progress);
+    const ready = await this.updateVariants(current, state, progress);
     const toSet = await this.activate(ready, location.id, state, progress);
     await this.setQuantities(toSet, location.id, state, progress);
 
@@ -433,7 +443,7 @@ export class ShopifyStorefront implements Storefront {
   private outcome(state: PushState): PushOutcome {
     this.oneTime.activations += state.oneTime.activations;
     this.oneTime.policyUpdates += state.oneTime.policyUpdates;
-    this.lastPush = { setCalls: state.setCalls, ...state.oneTime };
+    this.lastPush = { setCalls: state.setCalls, priceCalls: state.priceCalls, ...state.oneTime };
     if (state.duplicate.length > 0) {
       this.ctx.log.warn('shopify: SKUs on more than one variant are not published', {
         store: this.name,
@@ -552,6 +562,7 @@ export class ShopifyStorefront implements Storefront {
     return {
       wanted,
       available,
+      price: v.price,
       cachedRef,
       ref: {
         variantId: v.id,
@@ -698,11 +709,23 @@ export class ShopifyStorefront implements Storefront {
   // ---- one-time fixes -------------------------------------------------------------------------
 
   /** `inventoryPolicy: DENY` and a tracked item, so stock 0 means unsellable; per product, only where needed. */
-  private async fixPolicies(current: Current[], state: PushState, progress: () => void): Promise<Current[]> {
+  /**
+   * Variants whose policy or tracking needs the one-time fix, or whose price (catalog.pricing)
+   * differs from the wanted one, are updated with one `productVariantsBulkUpdate` per product
+   * (≤ 250 variants a call); a variant is ready for its quantity only once the answer confirms it.
+   */
+  private async updateVariants(
+    current: Current[],
+    state: PushState,
+    progress: () => void,
+  ): Promise<Current[]> {
     const ready: Current[] = [];
     const byProduct = new Map<string, Current[]>();
+    const needsPolicy = (c: Current) => !(c.ref.policyDeny && c.ref.tracked);
+    const needsPrice = (c: Current) =>
+      c.wanted.price !== undefined && decimalTextToCents(c.price) !== decimalTextToCents(c.wanted.price);
     for (const c of current) {
-      if (c.ref.policyDeny && c.ref.tracked) ready.push(c);
+      if (!needsPolicy(c) && !needsPrice(c)) ready.push(c);
       else byProduct.set(c.ref.productId, [...(byProduct.get(c.ref.productId) ?? []), c]);
     }
     for (const [productId, all] of byProduct) {
@@ -712,19 +735,24 @@ export class ShopifyStorefront implements Storefront {
           this.client.request<{
             productVariantsBulkUpdate: {
               productVariants:
-                | { id: string; inventoryPolicy: string; inventoryItem: { tracked: boolean } }[]
+                | {
+                    id: string;
+                    price: string;
+                    inventoryPolicy: string;
+                    inventoryItem: { tracked: boolean };
+                  }[]
                 | null;
               userErrors: WireUserError[];
             } | null;
           }>({
-            operation: 'StockVariantPolicy',
-            query: POLICY_MUTATION,
+            operation: 'StockVariantUpdate',
+            query: VARIANT_MUTATION,
             variables: {
               productId,
               variants: batch.map((c) => ({
                 id: c.ref.variantId,
-                inventoryPolicy: 'DENY',
-                inventoryItem: { tracked: true },
+                ...(needsPrice(c) && { price: c.wanted.price }),
+                ...(needsPolicy(c) && { inventoryPolicy: 'DENY', inventoryItem: { tracked: true } }),
               })),
             },
             cost: MUTATION_COST,
@@ -736,22 +764,27 @@ export class ShopifyStorefront implements Storefront {
           for (const c of batch) state.fail(c.wanted, toSafeError(res.error));
           continue;
         }
-        state.oneTime.policyUpdates++;
+        if (batch.some(needsPolicy)) state.oneTime.policyUpdates++;
+        if (batch.some(needsPrice)) state.priceCalls++;
         const payload = res.data.productVariantsBulkUpdate;
         const confirmed = new Map((payload?.productVariants ?? []).map((v) => [v.id, v]));
         const problem = payload?.userErrors?.[0];
         for (const c of batch) {
           const v = confirmed.get(c.ref.variantId);
-          if (v?.inventoryPolicy === 'DENY' && v.inventoryItem?.tracked === true) {
+          const priceOk =
+            c.wanted.price === undefined ||
+            (v !== undefined && decimalTextToCents(v.price) === decimalTextToCents(c.wanted.price));
+          if (v?.inventoryPolicy === 'DENY' && v.inventoryItem?.tracked === true && priceOk) {
             c.ref = { ...c.ref, policyDeny: true, tracked: true };
+            c.price = v.price;
             ready.push(c);
           } else {
             state.fail(
               c.wanted,
               this.itemError(
-                'StockVariantPolicy',
+                'StockVariantUpdate',
                 c,
-                problem?.message ?? 'inventory policy not confirmed',
+                problem?.message ?? (priceOk ? 'inventory policy not confirmed' : 'price not confirmed'),
                 problem?.code ?? undefined,
               ),
             );

@@ -62,6 +62,7 @@ interface WooBatchItem {
   sku?: unknown;
   manage_stock?: unknown;
   stock_quantity?: unknown;
+  regular_price?: unknown;
   error?: { code?: unknown; message?: unknown; data?: { status?: unknown } };
 }
 
@@ -357,10 +358,12 @@ export class WooCommerceStorefront implements Storefront {
 
   private async writeBatch(endpoint: string, items: Resolved[], state: PushState): Promise<Resolved[]> {
     // Never a null: a null in a WooCommerce write can mean "0" or "stop managing stock".
+    // A price (catalog.pricing) rides in the same item as the stock: no extra call.
     const update = items.map((r) => ({
       id: r.ref.id,
       manage_stock: true,
       stock_quantity: r.wanted.quantity,
+      ...(r.wanted.price !== undefined && { regular_price: r.wanted.price }),
     }));
     let returned: WooBatchItem[];
     try {
@@ -415,6 +418,11 @@ export class WooCommerceStorefront implements Storefront {
             endpoint,
             `SKU ${sku}: store shows ${String(item.stock_quantity)}, not ${r.wanted.quantity}`,
           ),
+        );
+      } else if (r.wanted.price !== undefined && item.regular_price !== r.wanted.price) {
+        state.fail(
+          r.wanted,
+          this.itemError(endpoint, `SKU ${sku}: store shows another price than ${r.wanted.price}`),
         );
       } else state.ack(r.wanted);
     }

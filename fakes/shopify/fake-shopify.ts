@@ -163,6 +163,8 @@ interface Variant {
   sku: string | null;
   inventoryPolicy: InventoryPolicy;
   itemId: string;
+  /** Shop currency, as Shopify answers Money: `"10.00"`. */
+  price: string;
 }
 
 interface Product {
@@ -182,6 +184,8 @@ export interface SeedVariant {
   /** Locations the item is stocked at: default the primary one; `[]` = not stocked anywhere. */
   stockedAt?: string[];
   title?: string;
+  /** Default `"10.00"`. */
+  price?: string;
 }
 
 export interface SeededVariant {
@@ -530,6 +534,7 @@ export class FakeShopify {
         title: sv.title ?? sv.sku ?? 'Default Title',
         sku: sv.sku,
         inventoryPolicy: sv.inventoryPolicy ?? 'DENY',
+        price: sv.price ?? '10.00',
         itemId,
       });
       product.variantIds.push(v.id);
@@ -575,6 +580,10 @@ export class FakeShopify {
 
   inventoryPolicy(sku: string): InventoryPolicy {
     return (this.variants.get(this.variantBySku(sku).variantId) as Variant).inventoryPolicy;
+  }
+
+  price(sku: string): string {
+    return (this.variants.get(this.variantBySku(sku).variantId) as Variant).price;
   }
 
   isTracked(sku: string): boolean {
@@ -1080,6 +1089,7 @@ export class FakeShopify {
       title: v.title,
       displayName: v.title,
       sku: v.sku,
+      price: v.price,
       inventoryPolicy: v.inventoryPolicy,
       inventoryQuantity: [...item.levels.values()].reduce((s, l) => s + l.available, 0),
       product: () => this.productView(this.products.get(v.productId) as Product),
@@ -1480,7 +1490,7 @@ export class FakeShopify {
     inputs.forEach((input, i) => {
       const field = (f: string) => ['variants', String(i), f];
       for (const k of Object.keys(input)) {
-        if (!['id', 'inventoryPolicy', 'inventoryItem', 'inventoryQuantities'].includes(k)) {
+        if (!['id', 'price', 'inventoryPolicy', 'inventoryItem', 'inventoryQuantities'].includes(k)) {
           throw new GraphQLError(`FakeShopify does not implement ProductVariantsBulkInput.${k}`, {
             extensions: { code: 'NOT_IMPLEMENTED_IN_FAKE' },
           });
@@ -1512,11 +1522,20 @@ export class FakeShopify {
         });
         return;
       }
+      if (input.price != null && !/^\d{1,13}(\.\d{1,2})?$/.test(String(input.price))) {
+        errors.push({
+          field: field('price'),
+          message: 'Price must be a number greater than or equal to 0',
+          code: 'INVALID',
+        });
+        return;
+      }
       updates.push({ v, input });
     });
     if (errors.length > 0 && a.allowPartialUpdates !== true) return fail(errors);
     for (const { v, input } of updates) {
       if (input.inventoryPolicy != null) v.inventoryPolicy = input.inventoryPolicy as InventoryPolicy;
+      if (input.price != null) v.price = Number(input.price).toFixed(2);
       const itemInput = input.inventoryItem as Args | null | undefined;
       if (itemInput) {
         for (const k of Object.keys(itemInput)) {

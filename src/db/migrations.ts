@@ -457,6 +457,17 @@ export const MIGRATIONS: readonly string[] = [
     currency        TEXT NOT NULL CHECK (length(currency) = 3)
   ) STRICT;
   `,
+  // 7: each store's price checkpoint (catalog.pricing): the price it last acknowledged per SKU, so
+  // only changed prices are written, and a store that was down catches up. See src/inventory/checkpoints.ts.
+  `
+  CREATE TABLE store_prices (
+    store    TEXT NOT NULL,
+    sku_key  TEXT NOT NULL,
+    price    TEXT NOT NULL,
+    acked_at INTEGER NOT NULL,
+    PRIMARY KEY (store, sku_key)
+  ) STRICT, WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

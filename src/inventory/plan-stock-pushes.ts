@@ -25,12 +25,19 @@ export interface PlanInput {
   /** entryKey → units sold in any shop but not yet ordered from the supplier. */
   soldNotOrdered: ReadonlyMap<string, number>;
   full?: boolean;
+  /**
+   * With `catalog.pricing` on: the price text each SKU of an entry should show (null: none can be
+   * set), and skuKey → the price this store last acknowledged (its price checkpoint).
+   */
+  prices?: { of: (e: SnapshotEntry, sku: string) => string | null; checkpoint: ReadonlyMap<string, string> };
 }
 
 export interface PlannedPush extends StockTarget {
   entryKey: string;
   /** What the store last acknowledged, or null when it never did. */
   previous: number | null;
+  /** The price this store last acknowledged, when `price` changes it. */
+  previousPrice?: string | null;
 }
 
 /** `max(0, supplier qty − reserve − units sold but not yet ordered)`. */
@@ -57,21 +64,32 @@ export function planStockPushes(input: PlanInput): PlannedPush[] {
   // templated SKUs never collide among themselves: only SKUs an override also names are tracked.
   const contested = new Set(Object.keys(input.mapping.overrides).map(skuKey));
   const seen = new Set<string>();
-  const consider = (sku: string, quantity: number, key: string) => {
+  const consider = (e: SnapshotEntry, sku: string, quantity: number, key: string) => {
     const k = skuKey(sku);
     if (contested.size > 0 && contested.has(k)) {
       if (seen.has(k)) return;
       seen.add(k);
     }
     const previous = checkpoint.get(k);
-    if (full || previous !== quantity) out.push({ sku, quantity, entryKey: key, previous: previous ?? null });
+    const price = input.prices?.of(e, sku) ?? null;
+    const previousPrice = input.prices?.checkpoint.get(k) ?? null;
+    const priceChanged = price !== null && (full || previousPrice !== price);
+    if (full || previous !== quantity || priceChanged) {
+      out.push({
+        sku,
+        quantity,
+        entryKey: key,
+        previous: previous ?? null,
+        ...(priceChanged && { price, previousPrice }),
+      });
+    }
   };
   for (const e of entries) {
     const key = entryKey(e);
     const target = publishedTarget(e.qty, reserve, soldNotOrdered.get(key) ?? 0);
     const quantity = storeQuantity(target, allocation, weight);
-    consider(format(e), quantity, key);
-    for (const sku of overrides.get(key) ?? []) consider(sku, quantity, key);
+    consider(e, format(e), quantity, key);
+    for (const sku of overrides.get(key) ?? []) consider(e, sku, quantity, key);
   }
   return out;
 }

@@ -2,11 +2,13 @@ import { raiseAlert, resolveAlert } from '../alerts.js';
 import { type Db, immediate } from '../db/open.js';
 import { describeSafeError, type SafeError, toSafeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { type SkuMapping, skuKey } from '../sku.js';
+import { formatCents } from '../money.js';
+import { entryKey, type SkuMapping, skuKey } from '../sku.js';
 import type { CallCounts, Storefront } from '../storefront.js';
-import { advanceCheckpoint, loadCheckpoint } from './checkpoints.js';
+import { advanceCheckpoint, loadCheckpoint, loadPriceCheckpoint } from './checkpoints.js';
 import { decideAfterRecheck, type GuardSettings, judgePull } from './destructive-guard.js';
 import { type PlannedPush, planStockPushes } from './plan-stock-pushes.js';
+import { type PriceRules, shopPriceCents } from './shop-price.js';
 import { countChanges, loadSnapshot, mergePull, type PulledEntry, saveSnapshot } from './snapshot-store.js';
 import { capPull, liftShortfalls, shortfalls } from './supplier-shortfalls.js';
 
@@ -21,6 +23,8 @@ export interface CatalogSettings {
   reserve: number;
   allocation: 'shared' | 'split';
   guard: GuardSettings & { recheckSeconds: number };
+  /** `catalog.pricing` when enabled: the price rules and each store's currency. */
+  pricing?: { rules: PriceRules; currencies: ReadonlyMap<string, string> };
 }
 
 export interface InventorySyncDeps {
@@ -288,9 +292,21 @@ async function syncStore(
   opts: CycleOptions,
   now: () => number,
 ): Promise<StoreReport> {
+  const pricing = deps.catalog.pricing;
+  const currency = pricing?.currencies.get(store.name) ?? 'USD';
+  const priceCents = new Map(entries.map((e) => [entryKey(e), e.priceCents]));
   const plan = planStockPushes({
     entries,
     checkpoint: loadCheckpoint(deps.db, store.name),
+    ...(pricing && {
+      prices: {
+        of: (e, sku) => {
+          const cents = shopPriceCents(priceCents.get(entryKey(e)) ?? 0, sku, currency, pricing.rules);
+          return cents === null ? null : formatCents(cents);
+        },
+        checkpoint: loadPriceCheckpoint(deps.db, store.name),
+      },
+    }),
     mapping: deps.catalog.mapping,
     reserve: deps.catalog.reserve,
     allocation: deps.catalog.allocation,
@@ -316,7 +332,7 @@ async function syncStore(
   }
   try {
     const out = await store.pushStock(
-      plan.map(({ sku, quantity }) => ({ sku, quantity })),
+      plan.map(({ sku, quantity, price }) => ({ sku, quantity, ...(price !== undefined && { price }) })),
       { onProgress: (settled, total) => opts.onProgress?.(store.name, settled, total) },
     );
     const firstFailure = out.failed[0]?.error;

@@ -98,3 +98,36 @@ ${goodStore}
     expect(msg).toMatch(/codesKey: must be 32 bytes/);
   });
 });
+
+describe('catalog.pricing', () => {
+  const base = `
+supplier: { apiKey: \${KEY} }
+catalog:
+  pricing: { enabled: true, currency: EUR, fxRates: { GBP: 0.8 } }
+storefronts:
+${goodStore}
+  - { name: shop-b, type: woocommerce, url: "http://127.0.0.1:9", consumerKey: x, consumerSecret: y, currency: GBP }
+  - { name: shop-c, type: woocommerce, url: "http://127.0.0.1:9", consumerKey: x, consumerSecret: y, currency: JPY }
+`;
+
+  it('a shop currency without a rate is a config error naming the key and the store', () => {
+    const msg = messageOf(base);
+    expect(msg).toMatch(/2 problems/);
+    expect(msg).toMatch(/catalog\.pricing\.fxRates\.EUR: is required: store "shop-a" sells in EUR/);
+    expect(msg).toMatch(/catalog\.pricing\.fxRates\.JPY: is required: store "shop-c" sells in JPY/);
+  });
+
+  it('rates are not asked for while pricing is off, and bad rounding or amounts name their key', () => {
+    expect(() =>
+      parseConfig(base.replace('enabled: true', 'enabled: false'), '/x/live.yaml', env),
+    ).not.toThrow();
+    const msg = messageOf(
+      base.replace(
+        'fxRates: { GBP: 0.8 }',
+        'fxRates: { GBP: 0.8, EUR: 1, JPY: 150 }, rounding: "99", markupFixed: 0.001',
+      ),
+    );
+    expect(msg).toMatch(/catalog\.pricing\.rounding: must be "none" or cents such as "0\.99"/);
+    expect(msg).toMatch(/catalog\.pricing\.markupFixed: must be an amount/);
+  });
+});

@@ -87,7 +87,7 @@ describe('ShopifyStorefront.pushStock', () => {
     expect(fake.mutationCount('inventorySetQuantities')).toBe(3);
     expect(fake.mutationCount('productVariantsBulkUpdate')).toBe(1);
     expect(fake.mutationCount('inventoryActivate')).toBe(1);
-    expect(store.lastPush).toEqual({ setCalls: 3, activations: 1, policyUpdates: 1 });
+    expect(store.lastPush).toEqual({ setCalls: 3, priceCalls: 0, activations: 1, policyUpdates: 1 });
     expect(out.calls.writes).toBe(5);
     expect(progress.at(-1)).toBe(targets.length);
 
@@ -119,7 +119,7 @@ describe('ShopifyStorefront.pushStock', () => {
     expect(fake.queryFieldCount('productVariants')).toBe(searches);
     expect(fake.queryFieldCount('nodes')).toBe(2);
     expect(fake.mutationCount('productVariantsBulkUpdate')).toBe(fixes);
-    expect(store.lastPush).toEqual({ setCalls: 2, activations: 0, policyUpdates: 0 });
+    expect(store.lastPush).toEqual({ setCalls: 2, priceCalls: 0, activations: 0, policyUpdates: 0 });
     expect(again.calls).toEqual({ reads: 2, writes: 2 });
     expect(fake.quantity('PSN-US-1299')).toBe(8);
 
