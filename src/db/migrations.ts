@@ -457,7 +457,7 @@ export const MIGRATIONS: readonly string[] = [
     currency        TEXT NOT NULL CHECK (length(currency) = 3)
   ) STRICT;
   `,
-  // 7: each store's price checkpoint (catalog.pricing): the price it last acknowledged per SKU, so
+  // 12: each store's price checkpoint (catalog.pricing): the price it last acknowledged per SKU, so
   // only changed prices are written, and a store that was down catches up. See src/inventory/checkpoints.ts.
   `
   CREATE TABLE store_prices (

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { SandboxEntry } from '../../fakes/psnb2b/sandbox-catalog.js';
 import { openAlerts } from '../../src/alerts.js';
 import { linesInState } from '../../src/fulfillment/fulfillment-ledger.js';
 import { approveOrder, reviewListing } from '../../src/fulfillment/order-review.js';
 import { ordersStatus } from '../../src/fulfillment/orders-report.js';
-import type { SandboxEntry } from '../../src/sandbox/sandbox-catalog.js';
 import { formatSku } from '../../src/sku.js';
 import { type FulfillmentWorld, startFulfillmentWorld } from '../helpers/fulfillment-world.js';
 

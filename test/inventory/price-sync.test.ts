@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SandboxEntry } from '../../src/sandbox/sandbox-catalog.js';
+import type { SandboxEntry } from '../../fakes/psnb2b/sandbox-catalog.js';
 import { formatSku } from '../../src/sku.js';
 import { type FulfillmentWorld, startFulfillmentWorld } from '../helpers/fulfillment-world.js';
 
