@@ -446,6 +446,7 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE balance_history (
     at    INTEGER PRIMARY KEY,
     cents INTEGER NOT NULL
+  ) STRICT;
   `,
   // 11: what the buyer paid for each of our lines (after discounts, before tax, in the order's
   // currency), for the margin check at purchase and the cost/margin report. A table of its own,
