@@ -154,6 +154,7 @@ function pipeline(v: DashboardView): Html {
             ${action('abandon', '/admin/orders/resolve', { intentId: i.id, action: { kind: 'abandon' } }, { confirm: 'Abandon this purchase? Its lines stay on hold.' })}</td></tr>`,
       )}</table>`
     }
+    ${failedDeliveries(o.deliveries.filter((d) => d.state === 'failed'))}
     <h2>Held lines (${o.held.length})</h2>
     ${
       o.held.length === 0
@@ -164,6 +165,23 @@ function pipeline(v: DashboardView): Html {
           h,
         ) => html`<tr><td>${h.store}</td><td>${h.orderNumber}</td><td>${h.lineId}</td><td>${h.sku}</td><td class="n">${h.units}</td>
           <td>${h.holdReason ?? ''}</td><td class="muted">${RELEASE_RULES[h.holdReason ?? ''] ?? ''}</td><td>${t(h.receivedAt)}</td></tr>`,
+      )}</table>`
+    }`;
+}
+
+function failedDeliveries(failed: NonNullable<DashboardView['orders']>['deliveries']): Html {
+  return html`<h2>Failed deliveries (${failed.length})</h2>
+    ${
+      failed.length === 0
+        ? html`<p class="muted">none</p>`
+        : html`<table id="failed-deliveries"><tr><th>store</th><th>order</th><th class="n">codes kept</th><th>last write done</th><th class="n">attempts</th><th>error</th><th>decide</th></tr>
+      ${failed.map(
+        (
+          d,
+        ) => html`<tr data-delivery="${d.id}"><td>${d.store}</td><td>${d.orderId}</td><td class="n">${d.codes}</td><td>${d.step ?? 'none'}</td>
+          <td class="n">${d.attempts}</td><td>${d.lastError ?? ''}</td>
+          <td>${action('retry', '/admin/orders/retry-delivery', { store: d.store, orderId: d.orderId })}
+            ${action('abandon', '/admin/orders/abandon-delivery', { store: d.store, orderId: d.orderId }, { confirm: d.mayHaveWritten ? 'Abandon? A write may have reached the shop: its codes stay out of the pool.' : 'Abandon? Its codes go to the pool.' })}</td></tr>`,
       )}</table>`
     }`;
 }

@@ -32,7 +32,19 @@ function hostileView(): DashboardView {
     orders: {
       parked: [],
       inFlight: [],
-      deliveries: [],
+      deliveries: [
+        {
+          id: 'd-1',
+          store: evil,
+          orderId: evil,
+          state: 'failed',
+          step: null,
+          attempts: 8,
+          codes: 2,
+          mayHaveWritten: false,
+          lastError: evil,
+        },
+      ],
       held: [
         {
           id: 1,
@@ -82,5 +94,8 @@ describe('the dashboard page', () => {
     expect(page).toContain('data-body="{&quot;store&quot;:&quot;&lt;script&gt;');
     expect(page).toContain('<meta name="csrf-token" content="csrf-token">');
     expect(page).toContain('<svg class="chart"');
+    // A failed delivery offers the two decisions `orders retry-delivery|abandon-delivery` make.
+    expect(page).toContain('data-path="/admin/orders/retry-delivery"');
+    expect(page).toContain('data-path="/admin/orders/abandon-delivery"');
   });
 });
