@@ -197,6 +197,11 @@ export interface ShopOrders {
    * between a write and our record of it never sends the buyer a second, different set.
    */
   readonly deliverySteps: readonly string[];
+  /**
+   * Step names an earlier version recorded, each mapped to the current step it counts as done:
+   * a delivery left at one resumes after that step (`runDeliveryStep` reads back, so it is safe).
+   */
+  readonly retiredSteps?: Readonly<Record<string, string>>;
   runDeliveryStep(step: string, delivery: Delivery): Promise<void>;
   /** Our hold, with a note to the buyer (balance short, supplier out of stock, waiting too long). */
   hold(orderId: string, noteToBuyer: string): Promise<void>;

@@ -19,10 +19,11 @@ import { holdState, isClosed, isPaid, unitsToFulfill, type WooOrderFacts } from 
  * Order intake and delivery for one WooCommerce store (the `ShopOrders` port).
  *
  * Intake pages `GET orders` by `modified_after` (store time, GMT), oldest first. Each delivery
- * is three shop writes — a customer note with the codes (WooCommerce emails it), our meta, the
- * `completed` status — and each step reads the order back first, so running a step again
- * after a crash never writes a second note or counts units twice. Codes appear only in the
- * note body sent to the store: never in logs, meta or errors.
+ * is two shop writes — a customer note with the codes (WooCommerce emails it), then one `PUT`
+ * carrying our meta and, when the delivery completes the order, the `completed` status — and
+ * each step reads back first (the notes, the order), so running a step again after a crash
+ * never writes a second note or counts units twice. Codes appear only in the note body sent
+ * to the store: never in logs, meta or errors.
  */
 
 export interface WooOrdersOptions {
@@ -96,7 +97,12 @@ function header(headers: Record<string, string | string[] | undefined>, name: st
 }
 
 export class WooCommerceOrders implements ShopOrders {
-  readonly deliverySteps = ['note', 'meta', 'complete'] as const;
+  readonly deliverySteps = ['note', 'record'] as const;
+  /**
+   * Steps of earlier versions (meta, then status, as two PUTs): a delivery recorded as far as
+   * `meta` resumes with `record` (its meta read-back skips the meta), one at `complete` is done.
+   */
+  readonly retiredSteps = { meta: 'note', complete: 'record' } as const;
 
   private readonly store: string;
   private readonly client: WooCommerceClient;
@@ -172,8 +178,7 @@ export class WooCommerceOrders implements ShopOrders {
     return this.serial(delivery.orderId, async () => {
       this.checkDelivery(delivery);
       if (step === 'note') await this.stepNote(delivery);
-      else if (step === 'meta') await this.stepMeta(delivery);
-      else if (step === 'complete') await this.stepComplete(delivery);
+      else if (step === 'record') await this.stepRecord(delivery);
       else throw this.error(`unknown delivery step "${step}"`, { retryable: false });
     });
   }
@@ -199,7 +204,8 @@ export class WooCommerceOrders implements ShopOrders {
     this.log.info('woocommerce: delivery note written', { ...this.ctx(d), codes: codes.length });
   }
 
-  private async stepMeta(d: Delivery): Promise<void> {
+  /** Our meta and, when this delivery completes the order, its status: one `PUT` after one read. */
+  private async stepRecord(d: Delivery): Promise<void> {
     const raw = await this.mustFetch(d.orderId);
     const lineIds = new Set(raw.lines.map((l) => String(l.id)));
     const unknown = d.lines.find((l) => !lineIds.has(l.lineId));
@@ -207,38 +213,53 @@ export class WooCommerceOrders implements ShopOrders {
       throw this.error(`order ${d.orderId} has no line item ${unknown.lineId}`, { retryable: false });
     }
     const current = this.deliveryMetaOf(raw);
-    if (current?.deliveries.includes(d.deliveryId)) {
+    const recorded = current?.deliveries.includes(d.deliveryId) === true;
+    const units: Record<string, number> = {};
+    for (const l of d.lines) units[l.lineId] = (units[l.lineId] ?? 0) + l.codes.length;
+    const value = recorded
+      ? current
+      : mergeDelivery(current, {
+          deliveryId: d.deliveryId,
+          supplierOrderIds: d.supplierOrderIds,
+          deliveredAt: d.deliveredAt,
+          units,
+        });
+    // The refunds are read only when completing is in question.
+    const complete =
+      d.completesOrder &&
+      this.mayComplete(d, raw, { ...(await this.facts(raw)), delivered: value?.lines ?? {} });
+    if (recorded && !complete) {
       this.log.debug('woocommerce: delivery already recorded in order meta', this.ctx(d));
       return;
     }
-    const units: Record<string, number> = {};
-    for (const l of d.lines) units[l.lineId] = (units[l.lineId] ?? 0) + l.codes.length;
-    const value = mergeDelivery(current, {
-      deliveryId: d.deliveryId,
-      supplierOrderIds: d.supplierOrderIds,
-      deliveredAt: d.deliveredAt,
-      units,
+    const meta: { key: string; value: unknown }[] = [];
+    if (!recorded) meta.push({ key: DELIVERY_META_KEY, value });
+    // A null meta value is how WooCommerce deletes meta: meant, and only when it is there.
+    if (complete && isHoldMeta(raw.meta.get(HOLD_META_KEY))) meta.push({ key: HOLD_META_KEY, value: null });
+    await this.client.put(`orders/${d.orderId}`, {
+      ...(meta.length > 0 && { meta_data: meta }),
+      ...(complete && { status: 'completed' }),
     });
-    await this.client.put(`orders/${d.orderId}`, { meta_data: [{ key: DELIVERY_META_KEY, value }] });
-    this.log.info('woocommerce: delivery recorded in order meta', { ...this.ctx(d), lines: value.lines });
+    if (!recorded)
+      this.log.info('woocommerce: delivery recorded in order meta', { ...this.ctx(d), lines: value?.lines });
+    if (complete) this.log.info('woocommerce: order completed', this.ctx(d));
   }
 
-  private async stepComplete(d: Delivery): Promise<void> {
-    if (!d.completesOrder) return;
-    const raw = await this.mustFetch(d.orderId);
-    if (raw.status === 'completed') return;
-    const facts = await this.facts(raw);
+  /**
+   * Completing is for an order waiting on us, and only once the store, counting this delivery,
+   * shows no unit left to deliver (a line that is not ours, or a delivery not yet recorded).
+   */
+  private mayComplete(d: Delivery, raw: RawOrder, facts: WooOrderFacts): boolean {
+    if (raw.status === 'completed') return false;
     const { ourHold } = holdState(facts);
-    // Completing is for an order waiting on us; a cancelled, refunded or merchant-held one is left alone.
+    // A cancelled, refunded or merchant-held order is left alone.
     if (raw.status !== 'processing' && !ourHold) {
       this.log.info('woocommerce: order not completed: status is not ours to change', {
         ...this.ctx(d),
         status: raw.status,
       });
-      return;
+      return false;
     }
-    // Belt and braces: never complete while the store still shows units nobody delivered
-    // (a line that is not ours, or a delivery not yet recorded).
     const open = raw.lines.filter(
       (l) => unitsToFulfill(facts, { id: String(l.id), quantity: l.quantity }) > 0,
     );
@@ -247,14 +268,9 @@ export class WooCommerceOrders implements ShopOrders {
         ...this.ctx(d),
         lines: open.map((l) => String(l.id)),
       });
-      return;
+      return false;
     }
-    await this.client.put(`orders/${d.orderId}`, {
-      status: 'completed',
-      // A null meta value is how WooCommerce deletes meta: meant, and only when it is there.
-      ...(facts.holdMeta && { meta_data: [{ key: HOLD_META_KEY, value: null }] }),
-    });
-    this.log.info('woocommerce: order completed', this.ctx(d));
+    return true;
   }
 
   // -- holds --

@@ -150,10 +150,17 @@ function buildDelivery(ctx: FulfillmentContext, d: DeliveryRow): Delivery {
   };
 }
 
-/** The index of the step after the one `d.step` names (null: the first); a name the adapter lacks raises. */
-export function nextStepIndex(steps: readonly string[], d: Pick<DeliveryRow, 'id' | 'step'>): number {
+/**
+ * The index of the step after the one `d.step` names (null: the first; a retired name counts as
+ * the step it maps to); a name the adapter does not know raises.
+ */
+export function nextStepIndex(
+  steps: readonly string[],
+  d: Pick<DeliveryRow, 'id' | 'step'>,
+  retired: Readonly<Record<string, string>> = {},
+): number {
   if (d.step === null) return 0;
-  const at = steps.indexOf(d.step);
+  const at = steps.indexOf(Object.hasOwn(retired, d.step) ? (retired[d.step] as string) : d.step);
   if (at < 0) throw new UnknownPointError('delivery', d.id, `step ${d.step}`);
   return at + 1;
 }
@@ -226,7 +233,7 @@ async function attemptDelivery(
   try {
     if (!(await rereadBeforeWriting(ctx, d, store, fresh))) return false;
     const delivery = buildDelivery(ctx, d);
-    for (let i = nextStepIndex(steps, d); i < steps.length; i++) {
+    for (let i = nextStepIndex(steps, d, store.orders.retiredSteps); i < steps.length; i++) {
       const name = steps[i] as string;
       at = name;
       // Before the write leaves: from here its codes may reach the buyer, so never the pool again.

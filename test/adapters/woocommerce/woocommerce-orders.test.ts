@@ -13,6 +13,7 @@ import {
 import type { WooStoreConfig } from '../../../config/schema.js';
 import { FakeWooCommerce } from '../../../fakes/woocommerce/fake-woocommerce.js';
 import { toSafeError } from '../../../src/errors.js';
+import { nextStepIndex } from '../../../src/fulfillment/delivering.js';
 import { createLogger } from '../../../src/log.js';
 import type { Delivery, ShopOrders, WebhookVerdict } from '../../../src/storefront.js';
 import { MemorySkuCache } from '../../helpers/memory-sku-cache.js';
@@ -305,6 +306,41 @@ describe('delivery', () => {
     expect(after?.deliveryIds).toEqual([D1]);
   });
 
+  it('a delivery is one note and one PUT carrying meta and status together, each after one read-back', async () => {
+    const o = fake.placeOrder({ lines: [{ sku: 'PSN-US-50', quantity: 1 }] });
+    fake.resetCounters();
+    await runAll(delivery(o.id, [{ lineId: lineId(o.id, 'PSN-US-50'), codes: [us(CODES.us1)] }]));
+    expect(fake.orderStatus(o.id)).toBe('completed');
+    // Was 7 calls (PUT orders/:id x2, GET orders/:id x2, notes GET + POST): now the minimum that
+    // keeps a read-back before each write.
+    expect(fake.requests.map((r) => `${r.method} ${r.route}`)).toEqual([
+      'GET orders/:id/notes',
+      'POST orders/:id/notes',
+      'GET orders/:id',
+      'PUT orders/:id',
+    ]);
+  });
+
+  it('a delivery recorded as far as its meta by an earlier version resumes and completes the order', async () => {
+    const o = fake.placeOrder({ lines: [{ sku: 'PSN-US-50', quantity: 1 }] });
+    const d = delivery(o.id, [{ lineId: lineId(o.id, 'PSN-US-50'), codes: [us(CODES.us1)] }]);
+    await orders.runDeliveryStep('note', d);
+    // The steps after a retired step name: what the core resumes with for such a row.
+    expect(
+      orders.deliverySteps.slice(
+        nextStepIndex(orders.deliverySteps, { id: 'd', step: 'meta' }, orders.retiredSteps),
+      ),
+    ).toEqual(['record']);
+    expect(
+      orders.deliverySteps.slice(
+        nextStepIndex(orders.deliverySteps, { id: 'd', step: 'complete' }, orders.retiredSteps),
+      ),
+    ).toEqual([]);
+    await orders.runDeliveryStep('record', d);
+    expect(fake.orderStatus(o.id)).toBe('completed');
+    expect(fake.notesOf(o.id, { customer: true })).toHaveLength(1);
+  });
+
   it('running every step twice (crash between write and record) writes one note and counts once', async () => {
     const o = fake.placeOrder({ lines: [{ sku: 'PSN-US-50', quantity: 2 }] });
     const d = delivery(o.id, [{ lineId: lineId(o.id, 'PSN-US-50'), codes: [us(CODES.us1), us(CODES.us2)] }]);
@@ -313,7 +349,7 @@ describe('delivery', () => {
     await runAll(d);
     expect(fake.notesOf(o.id, { customer: true })).toHaveLength(1);
     expect(fake.count({ method: 'POST', route: 'orders/:id/notes' })).toBe(1);
-    expect(fake.count({ method: 'PUT', route: 'orders/:id' })).toBe(2); // meta + complete, once each
+    expect(fake.count({ method: 'PUT', route: 'orders/:id' })).toBe(1); // meta and status together, once
     expect((fake.orderMeta(o.id, '_psnb2b_delivery') as { lines: Record<string, number> }).lines).toEqual({
       [lineId(o.id, 'PSN-US-50')]: 2,
     });
@@ -356,7 +392,7 @@ describe('delivery', () => {
     await runAll(delivery(o.id, lines, { completesOrder: false }));
     expect(fake.orderStatus(o.id)).toBe('processing');
     // Even if told otherwise, the store still shows an undelivered unit: no completion.
-    await orders.runDeliveryStep('complete', delivery(o.id, lines, { completesOrder: true }));
+    await orders.runDeliveryStep('record', delivery(o.id, lines, { completesOrder: true }));
     expect(fake.orderStatus(o.id)).toBe('processing');
     expect(fake.outbox.filter((e) => e.type === 'customer_completed_order')).toHaveLength(0);
   });
@@ -365,16 +401,15 @@ describe('delivery', () => {
     const o = fake.placeOrder({ lines: [{ sku: 'PSN-US-50', quantity: 1 }] });
     const d = delivery(o.id, [{ lineId: lineId(o.id, 'PSN-US-50'), codes: [us(CODES.us1)] }]);
     await orders.runDeliveryStep('note', d);
-    await orders.runDeliveryStep('meta', d);
     fake.cancel(o.id);
-    await orders.runDeliveryStep('complete', d);
+    await orders.runDeliveryStep('record', d);
     expect(fake.orderStatus(o.id)).toBe('cancelled');
   });
 
   it('refuses a delivery for a line the order does not have, and codes a note cannot carry', async () => {
     const o = fake.placeOrder({ lines: [{ sku: 'PSN-US-50', quantity: 1 }] });
     await expect(
-      orders.runDeliveryStep('meta', delivery(o.id, [{ lineId: '424242', codes: [us(CODES.us1)] }])),
+      orders.runDeliveryStep('record', delivery(o.id, [{ lineId: '424242', codes: [us(CODES.us1)] }])),
     ).rejects.toMatchObject({ retryable: false });
     const bad = 'AB\\CD-EFGH';
     const err = await orders
