@@ -194,7 +194,7 @@ export const sandboxSchema = z.strictObject({
 
 export const alertsSchema = z.strictObject({
   /** Slack-compatible incoming webhook: `{"text": …}` once when an alert is raised, once when it clears. */
-  webhookUrl: httpUrl.nullable().default(null),
+  webhookUrl: secureUrl.nullable().default(null),
 });
 
 export const logSchema = z.strictObject({

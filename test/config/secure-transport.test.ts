@@ -21,6 +21,7 @@ function configWith(over: {
   store?: Record<string, unknown>;
   server?: object;
   webhookSecret?: string;
+  alerts?: object;
 }) {
   return stringify({
     supplier: {
@@ -30,6 +31,7 @@ function configWith(over: {
     },
     storefronts: [over.store ?? woo('https://shop.example.com')],
     ...(over.server && { server: over.server }),
+    ...(over.alerts && { alerts: over.alerts }),
   });
 }
 
@@ -55,6 +57,14 @@ describe('https outside loopback', () => {
     expect(problem(configWith({ baseUrl: 'http://127.0.0.1.evil.example/api' }))).toMatch(
       /supplier\.baseUrl/,
     );
+  });
+
+  it('refuses an http:// alert webhook outside loopback: a Slack webhook URL is itself a secret', () => {
+    expect(problem(configWith({ alerts: { webhookUrl: 'http://hooks.example.com/T0/B0/x' } }))).toMatch(
+      /alerts\.webhookUrl: must be https/,
+    );
+    expect(problem(configWith({ alerts: { webhookUrl: 'https://hooks.example.com/T0/B0/x' } }))).toBeNull();
+    expect(problem(configWith({ alerts: { webhookUrl: 'http://127.0.0.1:9/hook' } }))).toBeNull();
   });
 
   it('takes https anywhere and http on loopback (tests, a local proxy)', () => {
