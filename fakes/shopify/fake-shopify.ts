@@ -21,6 +21,7 @@ import {
   parse,
   validate,
 } from 'graphql';
+import { PhpWorkers } from '../php-workers.js';
 import {
   type FakeFulfillment,
   type FakeHold,
@@ -222,6 +223,10 @@ export interface FakeShopifyOptions {
   apiSecretKey?: string;
   /** `X-Shopify-Shop-Domain` on webhooks; default the fake's own `host:port`. */
   shopDomain?: string;
+  /** Each request takes this long. Default 0. */
+  latencyMs?: number;
+  /** At most this many requests served at once, the rest queue. Default 0 = no cap. */
+  workers?: number;
 }
 
 export interface FakeShopifyStats {
@@ -385,6 +390,8 @@ const stableJson = (v: unknown): string =>
 export class FakeShopify {
   readonly accessToken: string;
   readonly stats: FakeShopifyStats = FakeShopify.emptyStats();
+  /** The shop's pace: per-request latency and a cap on requests served at once (settable while it runs). */
+  readonly pace: PhpWorkers;
 
   private readonly opts: FakeShopifyOptions;
   private readonly now: () => number;
@@ -417,6 +424,7 @@ export class FakeShopify {
     this.opts = opts;
     this.accessToken = opts.accessToken;
     this.now = opts.now ?? Date.now;
+    this.pace = new PhpWorkers({ latencyMs: opts.latencyMs ?? 0, workers: opts.workers ?? 0 });
     const maximumAvailable = opts.bucket?.maximumAvailable ?? 2000;
     this.bucket = {
       maximumAvailable,
@@ -453,10 +461,12 @@ export class FakeShopify {
   async start(): Promise<this> {
     this.admin = await loadAdminSchema(this.opts.schemaPath);
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
-      this.handle(req, res).catch(() => {
-        if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ errors: 'Internal Server Error' }));
-      });
+      this.pace
+        .serve(() => this.handle(req, res))
+        .catch(() => {
+          if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ errors: 'Internal Server Error' }));
+        });
     };
     this.server = this.opts.tls ? https.createServer(this.opts.tls, handler) : http.createServer(handler);
     const server = this.server;

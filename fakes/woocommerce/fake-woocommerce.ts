@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { PhpWorkers } from '../php-workers.js';
 import {
   type FakeOrderJson,
   type FakeOrderNote,
@@ -1097,7 +1098,10 @@ export interface FakeWooCommerceOptions {
   homeUrl?: string;
   /** The shop's clock minus ours (its `Date` header and its OAuth timestamp window follow it). */
   clockSkewMs?: number;
+  /** Each request takes this long (a real WooCommerce: 100–500 ms). Default 0. */
   latencyMs?: number;
+  /** PHP workers: at most this many requests served at once, the rest queue. Default 0 = no cap. */
+  workers?: number;
   /** The site's timezone (order `date_*` fields are local, `date_*_gmt` UTC). Default 0. */
   utcOffsetMinutes?: number;
 }
@@ -1141,9 +1145,9 @@ export class FakeWooCommerce {
   readonly orders: FakeOrders;
   readonly consumerKey: string;
   readonly consumerSecret: string;
-  latencyMs: number;
   clockSkewMs: number;
 
+  private readonly php: PhpWorkers;
   private readonly host: string;
   private port: number;
   private readonly homeUrlOverride: string | undefined;
@@ -1161,7 +1165,7 @@ export class FakeWooCommerce {
     this.host = opts.host ?? '127.0.0.1';
     this.port = opts.port ?? 0;
     this.homeUrlOverride = opts.homeUrl?.replace(/\/$/, '');
-    this.latencyMs = opts.latencyMs ?? 0;
+    this.php = new PhpWorkers({ latencyMs: opts.latencyMs ?? 0, workers: opts.workers ?? 0 });
     this.clockSkewMs = opts.clockSkewMs ?? 0;
     this.consumerKey = opts.consumerKey ?? `ck_${randomBytes(20).toString('hex')}`;
     this.consumerSecret = opts.consumerSecret ?? `cs_${randomBytes(20).toString('hex')}`;
@@ -1263,6 +1267,29 @@ export class FakeWooCommerce {
     return this.orders.deliverWebhooks();
   }
 
+  // -- a real shop's pace (php-workers.ts) --
+
+  get latencyMs(): number {
+    return this.php.latencyMs;
+  }
+  set latencyMs(ms: number) {
+    this.php.latencyMs = ms;
+  }
+  get workers(): number {
+    return this.php.workers;
+  }
+  set workers(n: number) {
+    this.php.workers = n;
+  }
+  /** Requests being served right now. */
+  get inFlight(): number {
+    return this.php.inFlight;
+  }
+  /** The most requests served at once so far (`resetCounters` starts it again). */
+  get maxInFlight(): number {
+    return this.php.maxInFlight;
+  }
+
   // -- counters --
 
   get requests(): readonly RecordedRequest[] {
@@ -1292,6 +1319,7 @@ export class FakeWooCommerce {
   }
   resetCounters(): void {
     this.log.length = 0;
+    this.php.resetPeak();
   }
 
   // -- fault knobs, one failure mode each --
@@ -1335,10 +1363,12 @@ export class FakeWooCommerce {
 
   private listen(): Promise<void> {
     const server = http.createServer((req, res) => {
-      this.handle(req, res).catch(() => {
-        if (!res.headersSent) res.writeHead(500);
-        res.end();
-      });
+      this.php
+        .serve(() => this.handle(req, res))
+        .catch(() => {
+          if (!res.headersSent) res.writeHead(500);
+          res.end();
+        });
     });
     server.on('connection', (s) => {
       this.sockets.add(s);
@@ -1369,7 +1399,6 @@ export class FakeWooCommerce {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const raw = await readBody(req);
-    if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
     const method = (req.method ?? 'GET').toUpperCase();
     const url = new URL(req.url ?? '/', 'http://fake.invalid');
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {

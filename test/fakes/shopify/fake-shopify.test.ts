@@ -420,3 +420,18 @@ describe('FakeShopify', () => {
     });
   });
 });
+
+describe('a shop with a worker cap', () => {
+  it('serves at most `workers` requests at once and answers every one', async () => {
+    const fake = await startFake({ latencyMs: 30, workers: 2 });
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 5 }, () => rawGraphql(fake, { query: '{ shop { name } }' })),
+      );
+      expect(answers.every((a) => a.status === 200)).toBe(true);
+      expect(fake.pace.maxInFlight).toBe(2);
+    } finally {
+      await fake.stop();
+    }
+  });
+});

@@ -282,3 +282,38 @@ describe('counters, faults and seeding', () => {
     expect(fake.product(seeded.parents[0]?.parent.id ?? 0)?.variations).toHaveLength(3);
   });
 });
+
+describe('a shop with few PHP workers (latency and a worker cap)', () => {
+  const burst = (n: number) =>
+    Promise.all(Array.from({ length: n }, () => c.get<unknown[]>('products', { params: { per_page: 1 } })));
+
+  it('serves at most `workers` requests at once; the rest queue and are answered', async () => {
+    fake.latencyMs = 30;
+    fake.workers = 2;
+    const local = new WooCommerceClient({
+      store: 'shop-wide',
+      url: fake.url,
+      consumerKey: fake.consumerKey,
+      consumerSecret: fake.consumerSecret,
+      timeoutMs: 5_000,
+      concurrency: 6,
+      retry: { attempts: 1 },
+    });
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, () => local.get<unknown[]>('products', { params: { per_page: 1 } })),
+      );
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200]);
+      expect(fake.maxInFlight).toBe(2);
+      expect(fake.inFlight).toBe(0);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('has no cap by default: the client’s own limit is what bounds it', async () => {
+    fake.latencyMs = 30;
+    await burst(4);
+    expect(fake.maxInFlight).toBe(2); // the client's concurrency: 2
+  });
+});
