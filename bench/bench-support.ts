@@ -1,5 +1,6 @@
+import { formatSku } from '../config/sku-template.js';
 import { generateSandboxCatalog, type SandboxEntry } from '../fakes/psnb2b/sandbox-catalog.js';
-import { formatSku, skuKey } from '../src/sku.js';
+import { skuKey } from '../src/sku.js';
 import type { CachedSku, SkuCache } from '../src/storefront.js';
 
 /** Small pieces the benchmarks share. */

@@ -1,4 +1,4 @@
-import { parseConfig } from '../config/load.js';
+import { parseConfig } from '../src/config-file.js';
 import { silentLogger } from '../src/log.js';
 import { openRuntime } from '../src/main.js';
 

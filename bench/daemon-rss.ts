@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { formatSku } from '../config/sku-template.js';
 import { SandboxSupplier } from '../fakes/psnb2b/supplier-server.js';
 import { FakeWooCommerce } from '../fakes/woocommerce/fake-woocommerce.js';
-import { formatSku } from '../src/sku.js';
 import { SKU_TEMPLATE } from './bench-support.js';
 
 /**

@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { storefrontFactories } from '../adapters/index.js';
 import type { WooStoreConfig } from '../config/schema.js';
 import { limitsSchema } from '../config/schema.js';
+import { formatSku } from '../config/sku-template.js';
 import { SeededRandom } from '../fakes/psnb2b/seeded-random.js';
 import { SANDBOX_ENDPOINTS, type SandboxEndpoint, SandboxSupplier } from '../fakes/psnb2b/supplier-server.js';
 import { FakeWooCommerce } from '../fakes/woocommerce/fake-woocommerce.js';
@@ -18,7 +19,6 @@ import { linesInState, soldNotOrdered } from '../src/fulfillment/fulfillment-led
 import { spendingLimits } from '../src/fulfillment/spending-limits.js';
 import { runInventoryCycle } from '../src/inventory/sync-inventory.js';
 import { createLogger } from '../src/log.js';
-import { formatSku } from '../src/sku.js';
 import type { ShopOrders, Storefront } from '../src/storefront.js';
 import { Pacer } from '../src/supplier/pacer.js';
 import { Psnb2bClient } from '../src/supplier/psnb2b-client.js';

@@ -1,10 +1,12 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError } from '../src/errors.js';
-import { registerSecret } from '../src/redact.js';
 import { configSchema, type RawConfig, SECRET_KEYS, type StatusView, statusViewSchema } from './schema.js';
+
+/**
+ * A config text → the config, or every problem with it, as values. Reading the file, raising the
+ * problems as a `ConfigError` and registering the secrets is `src/config-file.ts`'s part.
+ */
 
 export interface LoadedConfig {
   raw: RawConfig;
@@ -118,43 +120,58 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): ConfigProblem {
   return { path: where, message: `${issue.message} (got ${got})` };
 }
 
-export function problemsError(configPath: string, problems: readonly ConfigProblem[]): ConfigError {
+/** The message of a config with problems: how many, then one line each. */
+export function describeProblems(configPath: string, problems: readonly ConfigProblem[]): string {
   const lines = problems.map((p) =>
     p.message.startsWith(`${p.path}: `) || !p.path ? p.message : `${p.path}: ${p.message}`,
   );
-  const err = new ConfigError(problems[0]?.path ?? '', '');
   const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
-  err.message = `${configPath}: ${count}\n  ${lines.join('\n  ')}`;
-  return err;
+  return `${configPath}: ${count}\n  ${lines.join('\n  ')}`;
 }
 
-function readYaml(text: string, configPath: string, refs: string[]): Record<string, unknown> {
+/** A text that is not a YAML mapping: nothing more can be said about it than why. */
+export interface Unreadable {
+  kind: 'unreadable';
+  message: string;
+}
+
+function readYaml(
+  text: string,
+  configPath: string,
+  refs: string[],
+): { kind: 'yaml'; doc: Record<string, unknown> } | Unreadable {
   let doc: unknown;
   try {
     doc = parseYaml(protectReferences(text, refs)) ?? {};
   } catch (e) {
     const where = e instanceof YAMLParseError && e.linePos ? ` line ${e.linePos[0].line}` : '';
-    throw new ConfigError(
-      '',
-      `${configPath}${where}: not valid YAML (${(e as Error).message.split('\n')[0]})`,
-    );
+    const message = `${configPath}${where}: not valid YAML (${(e as Error).message.split('\n')[0]})`;
+    return { kind: 'unreadable', message };
   }
   if (typeof doc !== 'object' || Array.isArray(doc)) {
-    throw new ConfigError('', `${configPath}: must be a YAML mapping of keys`);
+    return { kind: 'unreadable', message: `${configPath}: must be a YAML mapping of keys` };
   }
-  return doc as Record<string, unknown>;
+  return { kind: 'yaml', doc: doc as Record<string, unknown> };
 }
 
-/** Every problem of a config text at once; `loaded` when there are none. */
+/** A config text read: `loaded` when it has no problem, else every problem at once. */
+export interface ConfigInspection {
+  kind: 'read';
+  loaded: LoadedConfig | null;
+  problems: ConfigProblem[];
+  interpolated: Record<string, unknown>;
+}
+
 export function inspectConfig(
   text: string,
   configPath: string,
   env: NodeJS.ProcessEnv = process.env,
-): { loaded: LoadedConfig | null; problems: ConfigProblem[]; interpolated: Record<string, unknown> } {
+): ConfigInspection | Unreadable {
   const refs: string[] = [];
-  const doc = readYaml(text, configPath, refs);
+  const yaml = readYaml(text, configPath, refs);
+  if (yaml.kind === 'unreadable') return yaml;
   const st: InterpolateState = { env, refs, problems: [], wanted: () => true };
-  const interpolated = interpolate(doc, [], st) as Record<string, unknown>;
+  const interpolated = interpolate(yaml.doc, [], st) as Record<string, unknown>;
   const result = configSchema.safeParse(interpolated);
   const unset = new Set(st.problems.map((p) => p.path));
   const problems = [
@@ -164,36 +181,11 @@ export function inspectConfig(
       .map((i) => describeIssue(i, interpolated))
       .filter((p) => !unset.has(p.path)),
   ];
-  if (problems.length > 0 || !result.success) return { loaded: null, problems, interpolated };
-  registerConfigSecrets(result.data);
-  return {
-    loaded: { raw: result.data, configPath, baseDir: path.dirname(configPath) },
-    problems,
-    interpolated,
-  };
-}
-
-export function parseConfig(
-  text: string,
-  configPath: string,
-  env: NodeJS.ProcessEnv = process.env,
-): LoadedConfig {
-  const { loaded, problems } = inspectConfig(text, configPath, env);
-  if (!loaded) throw problemsError(configPath, problems);
-  return loaded;
-}
-
-/** Reads the config file's text, or says clearly why not. */
-export function readConfigText(file: string): { text: string; configPath: string } {
-  const configPath = path.resolve(file);
-  try {
-    return { text: readFileSync(configPath, 'utf8'), configPath };
-  } catch (e) {
-    throw new ConfigError(
-      '',
-      `cannot read config file ${configPath}: ${(e as NodeJS.ErrnoException).code ?? e}`,
-    );
-  }
+  const loaded =
+    problems.length > 0 || !result.success
+      ? null
+      : { raw: result.data, configPath, baseDir: path.dirname(configPath) };
+  return { kind: 'read', loaded, problems, interpolated };
 }
 
 /** Only these keys are interpolated for `status`: the database, the sandbox, store names and types, logging. */
@@ -204,35 +196,30 @@ const statusKeys: KeyFilter = (at) =>
   (at[0] === 'storefronts' && (at[2] === 'name' || at[2] === 'type'));
 
 /** The config as `status` reads it: no other key is interpolated, so no secret need be set. */
-export function loadStatusView(
-  file: string,
+export function inspectStatusView(
+  text: string,
+  configPath: string,
   env: NodeJS.ProcessEnv = process.env,
-): { view: StatusView; configPath: string; baseDir: string } {
-  const { text, configPath } = readConfigText(file);
+): { kind: 'read'; view: StatusView | null; problems: ConfigProblem[] } | Unreadable {
   const refs: string[] = [];
+  const yaml = readYaml(text, configPath, refs);
+  if (yaml.kind === 'unreadable') return yaml;
   const st: InterpolateState = { env, refs, problems: [], wanted: statusKeys };
-  const interpolated = interpolate(readYaml(text, configPath, refs), [], st);
+  const interpolated = interpolate(yaml.doc, [], st);
   const result = statusViewSchema.safeParse(interpolated);
   const problems = [
     ...st.problems,
     ...(result.success ? [] : result.error.issues.map((i) => describeIssue(i, interpolated))),
   ];
-  if (!result.success || problems.length > 0) throw problemsError(configPath, problems);
-  return { view: result.data, configPath, baseDir: path.dirname(configPath) };
+  return { kind: 'read', view: result.success && problems.length === 0 ? result.data : null, problems };
 }
 
-export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
-  const { text, configPath } = readConfigText(file);
-  return parseConfig(text, configPath, env);
-}
-
-/** Every secret value found anywhere in the config is known to the log scrubber. */
-export function registerConfigSecrets(node: unknown, key = ''): void {
-  if (typeof node === 'string' && SECRET_KEYS.has(key)) registerSecret(node);
-  else if (Array.isArray(node)) for (const v of node) registerConfigSecrets(v, key);
-  else if (node && typeof node === 'object') {
-    for (const [k, v] of Object.entries(node)) registerConfigSecrets(v, k);
-  }
+/** Every secret value found anywhere in the config, for the log scrubber. */
+export function configSecrets(node: unknown, key = ''): string[] {
+  if (typeof node === 'string') return SECRET_KEYS.has(key) ? [node] : [];
+  if (Array.isArray(node)) return node.flatMap((v) => configSecrets(v, key));
+  if (node && typeof node === 'object') return Object.entries(node).flatMap(([k, v]) => configSecrets(v, k));
+  return [];
 }
 
 /** The effective config for printing: secrets masked, nothing else changed. */

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { isLoopbackHost } from '../src/loopback.js';
-import { parseUsdCents } from '../src/money.js';
-import { checkSkuTemplate } from '../src/sku.js';
 import { codesKeyProblem } from './codes-key.js';
 import { cronProblem } from './cron-fields.js';
+import { isLoopbackHost } from './loopback.js';
+import { checkSkuTemplate } from './sku-template.js';
+import { parseUsdCents } from './usd.js';
 
 /**
  * The one schema of `sync.config.yaml`: every key, its type and its default. The README's

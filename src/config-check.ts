@@ -1,14 +1,9 @@
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import {
-  type ConfigProblem,
-  inspectConfig,
-  type LoadedConfig,
-  problemsError,
-  readConfigText,
-} from '../config/load.js';
+import type { ConfigProblem, LoadedConfig } from '../config/load.js';
 import { DEFAULT_DATABASE, serverSchema } from '../config/schema.js';
+import { inspectConfigText, problemsError, readConfigText } from './config-file.js';
 import { openDb } from './db/open.js';
 import { currentHolder } from './db/run-lock.js';
 
@@ -60,7 +55,7 @@ function heldByOurDaemon(dbFile: string, port: number): boolean {
 
 export async function checkConfigFile(file: string): Promise<LoadedConfig> {
   const { text, configPath } = readConfigText(file);
-  const { loaded, problems, interpolated } = inspectConfig(text, configPath);
+  const { loaded, problems, interpolated } = inspectConfigText(text, configPath);
   const server = serverSchema.safeParse(interpolated.server ?? {});
   if (server.success) {
     const { host, port } = server.data;

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -60,6 +60,19 @@ describe('lean runtime', () => {
     expect(graph.has('adapters/shopify/index.ts')).toBe(true);
     // … and neither brings a fake along.
     expect([...graph].filter(isFake)).toEqual([]);
+  });
+
+  it('config/ is the bottom layer: no module under it imports src/, adapters/ or fakes/', () => {
+    const configFiles = readdirSync(path.join(ROOT, 'config'), { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => path.posix.join('config', f.split(path.sep).join('/')));
+    expect(configFiles).toContain('config/schema.ts');
+    const outside = configFiles.flatMap((f) =>
+      importsOf(f, true)
+        .filter((to) => !to.startsWith('config/'))
+        .map((to) => `${f} → ${to}`),
+    );
+    expect(outside).toEqual([]);
   });
 
   it('the sandbox is what loads the fakes', () => {

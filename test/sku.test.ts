@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkSkuTemplate, entryForSku, formatSku, overridesByEntry, parseSku } from '../src/sku.js';
+import { checkSkuTemplate, formatSku, parseSku } from '../config/sku-template.js';
+import { entryForSku, overridesByEntry } from '../src/sku.js';
 
 describe('SKU template', () => {
   it('formats denominations in their shortest exact form', () => {

@@ -1,9 +1,10 @@
+import { skuFormatter } from '../../config/sku-template.js';
 import type { Db } from '../db/open.js';
 import { balanceHistory } from '../fulfillment/balance-history.js';
 import { type LineRow, linesInState } from '../fulfillment/fulfillment-ledger.js';
 import { type ReviewListing, reviewListing } from '../fulfillment/order-review.js';
 import { type OrdersListing, ordersListing } from '../fulfillment/orders-report.js';
-import { overridesByEntry, parseEntryKey, type SkuMapping, skuFormatter, skuKey } from '../sku.js';
+import { overridesByEntry, parseEntryKey, type SkuMapping, skuKey } from '../sku.js';
 import type { Status } from '../status.js';
 import type { SkuState } from '../storefront.js';
 

@@ -1,4 +1,4 @@
-import { formatDenomination } from '../sku.js';
+import { formatDenomination } from '../../config/sku-template.js';
 import type { DeliveredCode } from '../storefront.js';
 
 /**

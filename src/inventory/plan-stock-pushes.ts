@@ -1,4 +1,5 @@
-import { type EntryId, entryKey, overridesByEntry, type SkuMapping, skuFormatter, skuKey } from '../sku.js';
+import { type EntryId, skuFormatter } from '../../config/sku-template.js';
+import { entryKey, overridesByEntry, type SkuMapping, skuKey } from '../sku.js';
 import type { StockTarget } from '../storefront.js';
 
 /**

@@ -9,13 +9,13 @@ import {
   type StorefrontConfig,
   sandboxSchema,
 } from '../../config/schema.js';
+import { formatSku } from '../../config/sku-template.js';
 import { SandboxSupplier } from '../../fakes/psnb2b/supplier-server.js';
 import { FakeWooCommerce } from '../../fakes/woocommerce/fake-woocommerce.js';
 import type { Logger } from '../log.js';
 import { usdToCents } from '../money.js';
 import { ownerOnlyDir, ownerOnlyFile, writeOwnerOnlyFile } from '../owner-only.js';
 import { registerSecret } from '../redact.js';
-import { formatSku } from '../sku.js';
 import { SANDBOX_STORE } from './sandbox-store.js';
 
 /**

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { hostnameOf, isLoopbackHost } from '../loopback.js';
+import { hostnameOf, isLoopbackHost } from '../../config/loopback.js';
 
 /**
  * The rules of the control surface, as one pure decision over a request's headers. Any web page

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseUsdCents } from '../money.js';
+import { parseUsdCents } from '../../config/usd.js';
 
 /**
  * The PSN:B2B wire contract (/work/shared/psnb2b-wire-contract.md), and the only module that

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../config/load.js';
+import { parseConfig } from '../../src/config-file.js';
 import { ConfigError } from '../../src/errors.js';
 
 /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { maskConfig, parseConfig } from '../../config/load.js';
+import { maskConfig } from '../../config/load.js';
+import { parseConfig } from '../../src/config-file.js';
 import { ConfigError } from '../../src/errors.js';
 
 const base = `

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { parseConfig } from '../../config/load.js';
+import { parseConfig } from '../../src/config-file.js';
 import { ConfigError } from '../../src/errors.js';
 
 /**

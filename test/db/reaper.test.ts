@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseSku } from '../../config/sku-template.js';
 import { raiseAlert, resolveAlert } from '../../src/alerts.js';
 import { type Db, immediate } from '../../src/db/open.js';
 import { Reaper } from '../../src/db/reaper.js';
@@ -13,7 +14,6 @@ import {
   recordWebhookEvent,
 } from '../../src/fulfillment/fulfillment-ledger.js';
 import { ordersStatus } from '../../src/fulfillment/orders-report.js';
-import { parseSku } from '../../src/sku.js';
 import { type FulfillmentWorld, startFulfillmentWorld } from '../helpers/fulfillment-world.js';
 
 /**

@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfigFile } from '../../config/load.js';
 import { openAlerts } from '../../src/alerts.js';
+import { loadConfigFile } from '../../src/config-file.js';
 import { type DaemonHandle, startDaemon } from '../../src/daemon.js';
 import { runDeliveries, startDeliveries } from '../../src/fulfillment/delivering.js';
 import { abandonDelivery, retryDelivery } from '../../src/fulfillment/delivery-decisions.js';

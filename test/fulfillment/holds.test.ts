@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { formatSku } from '../../config/sku-template.js';
 import type { SandboxEntry } from '../../fakes/psnb2b/sandbox-catalog.js';
 import { openAlerts } from '../../src/alerts.js';
 import { setKv } from '../../src/db/open.js';
@@ -7,7 +8,7 @@ import { approveOrder } from '../../src/fulfillment/order-review.js';
 import { ordersStatus } from '../../src/fulfillment/orders-report.js';
 import { BALANCE_KV } from '../../src/fulfillment/purchasing.js';
 import { loadSnapshot } from '../../src/inventory/snapshot-store.js';
-import { entryKey, formatSku } from '../../src/sku.js';
+import { entryKey } from '../../src/sku.js';
 import { type FulfillmentWorld, startFulfillmentWorld } from '../helpers/fulfillment-world.js';
 
 /**

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseSku } from '../../config/sku-template.js';
 import { openAlerts } from '../../src/alerts.js';
 import { immediate, setKv } from '../../src/db/open.js';
 import { catalogView } from '../../src/fulfillment/fulfillment-job.js';
@@ -12,7 +13,6 @@ import { ordersStatus } from '../../src/fulfillment/orders-report.js';
 import { BALANCE_KV } from '../../src/fulfillment/purchasing.js';
 import { RECOVERY_POINTS } from '../../src/fulfillment/recovery-points.js';
 import { resolveIntent } from '../../src/fulfillment/resolve-intent.js';
-import { parseSku } from '../../src/sku.js';
 import {
   type FulfillmentWorld,
   startFulfillmentWorld,

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { formatSku } from '../../config/sku-template.js';
 import type { SandboxEntry } from '../../fakes/psnb2b/sandbox-catalog.js';
 import { linesInState } from '../../src/fulfillment/fulfillment-ledger.js';
 import { approveOrder, rejectOrder, reviewListing } from '../../src/fulfillment/order-review.js';
-import { formatSku } from '../../src/sku.js';
 import { readStatus } from '../../src/status.js';
 import { type FulfillmentWorld, startFulfillmentWorld } from '../helpers/fulfillment-world.js';
 

@@ -1,8 +1,8 @@
+import { formatSku } from '../../config/sku-template.js';
 import type { SandboxLedger } from '../../fakes/psnb2b/supplier-server.js';
 import type { FakeWooCommerce } from '../../fakes/woocommerce/fake-woocommerce.js';
 import type { FakeOrderJson } from '../../fakes/woocommerce/fake-woocommerce-orders.js';
 import { DELIVERY_HEADING } from '../../src/fulfillment/delivery-text.js';
-import { formatSku } from '../../src/sku.js';
 
 /**
  * Reads back what the buyers received, by the published delivery format only

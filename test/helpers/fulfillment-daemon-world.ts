@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
+import { formatSku } from '../../config/sku-template.js';
 import type { SandboxEntry } from '../../fakes/psnb2b/sandbox-catalog.js';
 import { SandboxSupplier, type SandboxSupplierOptions } from '../../fakes/psnb2b/supplier-server.js';
 import { FakeWooCommerce } from '../../fakes/woocommerce/fake-woocommerce.js';
 import type { FakeOrderJson } from '../../fakes/woocommerce/fake-woocommerce-orders.js';
-import { formatSku } from '../../src/sku.js';
 import type { Status } from '../../src/status.js';
 import { type CliResult, DaemonProcess, OutputLog, runCli } from './cli-process.js';
 import { databaseFile, newSecrets, tempDir, writeSyncConfig } from './e2e-config.js';

@@ -3,14 +3,14 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { parseConfig } from '../../config/load.js';
+import { formatSku } from '../../config/sku-template.js';
 import { SandboxSupplier, type SandboxSupplierOptions } from '../../fakes/psnb2b/supplier-server.js';
 import type { FakeShopify } from '../../fakes/shopify/fake-shopify.js';
 import { FakeWooCommerce } from '../../fakes/woocommerce/fake-woocommerce.js';
+import { parseConfig } from '../../src/config-file.js';
 import { runPass } from '../../src/fulfillment/fulfillment-job.js';
 import { createLogger } from '../../src/log.js';
 import { type Fulfillment, openRuntime, type Runtime } from '../../src/main.js';
-import { formatSku } from '../../src/sku.js';
 import { startFake, TEST_SECRET, TEST_TOKEN } from '../fakes/shopify/fake-shopify-support.js';
 import { waitUntil } from './wait-until.js';
 

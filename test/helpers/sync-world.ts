@@ -1,8 +1,8 @@
+import { formatSku } from '../../config/sku-template.js';
 import type { SandboxEntry } from '../../fakes/psnb2b/sandbox-catalog.js';
 import { SandboxSupplier } from '../../fakes/psnb2b/supplier-server.js';
 import { FakeShopify } from '../../fakes/shopify/fake-shopify.js';
 import { FakeWooCommerce } from '../../fakes/woocommerce/fake-woocommerce.js';
-import { formatSku } from '../../src/sku.js';
 import type { E2eSecrets, ShopifyStoreEntry, WooStoreEntry } from './e2e-config.js';
 import type { LoopbackCert } from './self-signed-cert.js';
 

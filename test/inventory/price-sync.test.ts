@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { formatSku } from '../../config/sku-template.js';
 import type { SandboxEntry } from '../../fakes/psnb2b/sandbox-catalog.js';
-import { formatSku } from '../../src/sku.js';
 import { type FulfillmentWorld, startFulfillmentWorld } from '../helpers/fulfillment-world.js';
 
 /**

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { loadConfigFile } from '../../config/load.js';
+import { loadConfigFile } from '../../src/config-file.js';
 import { openDb } from '../../src/db/open.js';
 import { ordersStatus } from '../../src/fulfillment/orders-report.js';
 import { silentLogger } from '../../src/log.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { loadConfigFile } from '../../config/load.js';
+import { loadConfigFile } from '../../src/config-file.js';
 import { type DaemonHandle, startDaemon } from '../../src/daemon.js';
 import { createLogger } from '../../src/log.js';
 import { signWebhookBody } from '../../src/supplier/webhook-signature.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { centsToUsd, formatUsd, parseUsdCents, usdToCents } from '../../src/money.js';
+import { parseUsdCents } from '../../config/usd.js';
+import { centsToUsd, formatUsd, usdToCents } from '../../src/money.js';
 
 describe('parseUsdCents', () => {
   it('turns two-decimal USD numbers into exact integer cents', () => {
