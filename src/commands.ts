@@ -20,6 +20,7 @@ import { formatOrdersListing, ordersListing } from './fulfillment/orders-report.
 import { type ResolveAction, resolveIntent } from './fulfillment/resolve-intent.js';
 import { completeAnswers, type InitAnswers, initFiles, writeInit } from './init.js';
 import type { CycleOptions, CycleReport } from './inventory/sync-inventory.js';
+import { codesKeyVariable, DEFAULT_ROTATE_BATCH, formatRotation, runKeysRotate } from './keys-rotate.js';
 import { createLogger, type Logger } from './log.js';
 import { databasePath, type Fulfillment, openRuntime, storeSummaries } from './main.js';
 import { packageVersion } from './package-info.js';
@@ -470,6 +471,30 @@ export function buildProgram(): Command {
       process.stdout.write(
         `backed up to ${result.file} (${result.bytes} bytes, schema version ${result.schemaVersion}); back up codesKey separately\n`,
       );
+    });
+
+  program
+    .command('keys')
+    .description('the codes key')
+    .command('rotate')
+    .description(
+      're-encrypt every stored code under a new codesKey, written to a 0600 file beside the database (stop the daemon first; resumes after a crash)',
+    )
+    .option('--batch-size <n>', 'codes per transaction', String(DEFAULT_ROTATE_BATCH))
+    .action((o: { batchSize: string }, cmd: Command) => {
+      const loaded = load(cmd);
+      const batch = Number(o.batchSize);
+      if (!Number.isInteger(batch) || batch < 1)
+        throw new UsageError('--batch-size: a whole number, 1 or more');
+      let shown = 0;
+      const outcome = runKeysRotate(loaded, batch, (done, total) => {
+        if (done === total || shown === 0 || Date.now() - shown >= 1000) {
+          shown = Date.now();
+          process.stderr.write(`keys rotate: ${done}/${total} codes re-encrypted\n`);
+        }
+      });
+      const variable = codesKeyVariable(readFileSync(loaded.configPath, 'utf8'));
+      process.stdout.write(`${formatRotation(outcome, shortPath(loaded.configPath), variable)}\n`);
     });
 
   program

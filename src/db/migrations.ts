@@ -469,6 +469,13 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (store, sku_key)
   ) STRICT, WITHOUT ROWID;
   `,
+  // 13: each code names the key it is encrypted under (a fingerprint, never the key), so
+  // `keys rotate` can move codes batch by batch and an interrupted rotation leaves every row
+  // readable. NULL: stored before key ids, under the key of the stored check value; the first
+  // start that opens that check value fills it in (src/fulfillment/code-vault.ts).
+  `
+  ALTER TABLE codes ADD COLUMN key_id TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -440,8 +440,8 @@ export function storeCodes(
   now: number,
 ): { assigned: number; pooled: number } {
   const ins = db.prepare(
-    `INSERT INTO codes (intent_id, supplier_order_id, entry_key, currency, serial, code_enc, code_hash, masked, stored_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO codes (intent_id, supplier_order_id, entry_key, currency, serial, code_enc, code_hash, masked, stored_at, key_id)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const byEntry = new Map<string, number[]>();
   for (const c of codes) {
@@ -457,6 +457,7 @@ export function storeCodes(
         vault.hash(c.code),
         vault.mask(c.code.trim()),
         now,
+        vault.keyId,
       ).lastInsertRowid,
     );
     byEntry.set(k, [...(byEntry.get(k) ?? []), id]);
