@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeCodesKey } from '../../config/codes-key.js';
@@ -11,7 +11,7 @@ import { CLI_PATH, runCli } from '../helpers/cli-process.js';
 import { tempDir, writeSyncConfig } from '../helpers/e2e-config.js';
 import { findSecrets } from '../helpers/secret-leak-scan.js';
 import { withDb } from '../helpers/sqlite-peek.js';
-import { seedCodes, storedCodes } from '../helpers/stored-codes.js';
+import { keyFilesIn, seedCodes, storedCodes } from '../helpers/stored-codes.js';
 
 /**
  * `psnb2b-sync keys rotate` as the built CLI, on a real database file: refused while another
@@ -47,11 +47,7 @@ function world(rows: number) {
   return { ...seeded, dir: t.dir, oldKey, configPath, env };
 }
 
-function keyFiles(dbFile: string): string[] {
-  return readdirSync(path.dirname(dbFile))
-    .filter((f) => f.startsWith('codes-key-'))
-    .map((f) => path.join(path.dirname(dbFile), f));
-}
+const keyFiles = (dbFile: string) => keyFilesIn(path.dirname(dbFile));
 
 describe('keys rotate (CLI)', () => {
   it('refuses while another process holds the database, and changes nothing', async () => {

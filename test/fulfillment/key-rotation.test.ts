@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeCodesKey } from '../../config/codes-key.js';
@@ -9,7 +9,7 @@ import { isKnownCode } from '../../src/fulfillment/fulfillment-ledger.js';
 import { planRotation, rekeyBatch, rotateCodesKey } from '../../src/fulfillment/key-rotation.js';
 import { maskCode } from '../../src/redact.js';
 import { tempDir } from '../helpers/e2e-config.js';
-import { newCode, seedCodes, storedCodes } from '../helpers/stored-codes.js';
+import { keyFilesIn, newCode, seedCodes, storedCodes } from '../helpers/stored-codes.js';
 
 /**
  * `keys rotate`: every stored code re-encrypted under a new codesKey, batch by batch, each batch
@@ -154,34 +154,38 @@ describe('rotating a real database', () => {
       expect(() =>
         rotateCodesKey({ db, configKey: oldKey, keyDir: path.dirname(seeded.file), batchSize: 2 }),
       ).toThrow(/set codesKey to its contents/);
-      expect(readdirSync(path.dirname(seeded.file)).filter((f) => f.startsWith('codes-key-'))).toHaveLength(
-        1,
-      );
+      expect(keyFilesIn(path.dirname(seeded.file))).toHaveLength(1);
     } finally {
       db.close();
     }
   });
 
-  it('an interrupted rotation leaves every code readable under the key its row names, refuses to serve, and resumes', () => {
+  /** A rotation of `n` codes stopped right after its first batch of `batchSize` committed. */
+  function interrupted(n: number, batchSize: number) {
     const oldKey = randomBytes(32);
-    const seeded = seedCodes(dir(), oldKey, 9);
+    const seeded = seedCodes(dir(), oldKey, n);
     const keyDir = path.dirname(seeded.file);
     const db = openDb(seeded.file);
+    expect(() =>
+      rotateCodesKey({
+        db,
+        configKey: oldKey,
+        keyDir,
+        batchSize,
+        onProgress: () => {
+          throw new Error('crash after the first batch');
+        },
+      }),
+    ).toThrow('crash after the first batch');
+    const [keyFile, ...more] = keyFilesIn(keyDir);
+    expect(more).toEqual([]);
+    return { oldKey, seeded, keyDir, db, keyFile: keyFile as string };
+  }
+
+  it('an interrupted rotation leaves every code readable under the key its row names, refuses to serve, and resumes', () => {
+    const { oldKey, seeded, keyDir, db, keyFile } = interrupted(9, 3);
     try {
-      expect(() =>
-        rotateCodesKey({
-          db,
-          configKey: oldKey,
-          keyDir,
-          batchSize: 3,
-          onProgress: (done) => {
-            if (done >= 3) throw new Error('crash after the first batch');
-          },
-        }),
-      ).toThrow('crash after the first batch');
-      const [keyFile] = readdirSync(keyDir).filter((f) => f.startsWith('codes-key-'));
-      expect(keyFile).toBeDefined();
-      const newKey = decodeCodesKey(readFileSync(path.join(keyDir, keyFile as string), 'utf8'));
+      const newKey = decodeCodesKey(readFileSync(keyFile, 'utf8'));
       const ring = new Map([oldKey, newKey].map((k) => [codesKeyId(k), new CodeVault(k)]));
       const rows = storedCodes(db);
       expect(rows.filter((r) => r.keyId === codesKeyId(newKey))).toHaveLength(3);
@@ -208,34 +212,18 @@ describe('rotating a real database', () => {
   });
 
   it('refuses to resume when the new key file is gone, and changes nothing', () => {
-    const oldKey = randomBytes(32);
-    const seeded = seedCodes(dir(), oldKey, 4);
-    const keyDir = path.dirname(seeded.file);
-    const db = openDb(seeded.file);
+    const { oldKey, keyDir, db, keyFile } = interrupted(4, 1);
     try {
-      expect(() =>
-        rotateCodesKey({
-          db,
-          configKey: oldKey,
-          keyDir,
-          batchSize: 1,
-          onProgress: () => {
-            throw new Error('crash');
-          },
-        }),
-      ).toThrow('crash');
-      const [keyFile] = readdirSync(keyDir).filter((f) => f.startsWith('codes-key-'));
-      const full = path.join(keyDir, keyFile as string);
-      const saved = readFileSync(full);
-      rmSync(full);
+      const saved = readFileSync(keyFile);
+      rmSync(keyFile);
       const before = storedCodes(db);
       expect(() => rotateCodesKey({ db, configKey: oldKey, keyDir, batchSize: 1 })).toThrow(
-        new RegExp(`${full.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} .*is missing: restore it`),
+        new RegExp(`${keyFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} .*is missing: restore it`),
       );
       expect(storedCodes(db)).toEqual(before);
-      writeFileSync(full, saved, { mode: 0o600 });
+      writeFileSync(keyFile, saved, { mode: 0o600 });
       expect(rotateCodesKey({ db, configKey: oldKey, keyDir, batchSize: 1 }).kind).toBe('rotated');
-      expect(existsSync(full)).toBe(true);
+      expect(existsSync(keyFile)).toBe(true);
     } finally {
       db.close();
     }

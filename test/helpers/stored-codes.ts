@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { type Db, immediate, migrate, openDb } from '../../src/db/open.js';
 import { CodeVault, codesKeyId } from '../../src/fulfillment/code-vault.js';
@@ -75,4 +76,11 @@ export function storedCodes(db: Db): StoredCodeRow[] {
       'SELECT id, code_enc AS codeEnc, code_hash AS codeHash, masked, key_id AS keyId FROM codes ORDER BY id',
     )
     .all() as StoredCodeRow[];
+}
+
+/** The key files `keys rotate` wrote into `dir` (the database's folder). */
+export function keyFilesIn(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.startsWith('codes-key-'))
+    .map((f) => path.join(dir, f));
 }
