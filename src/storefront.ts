@@ -172,6 +172,24 @@ export interface Delivery {
   completesOrder: boolean;
 }
 
+/**
+ * What the core knows at the start of one attempt at a delivery, so a step reads back only what
+ * it cannot know otherwise (the fewest shop calls per order).
+ */
+export interface DeliveryAttempt {
+  /**
+   * The order exactly as `getOrder` returned it right before this attempt (the read before
+   * delivering). A step may take it as its read-back of what the earlier steps of the attempt
+   * do not change; an object the adapter did not return itself is ignored (it reads again).
+   */
+  readBefore: ShopOrder;
+  /**
+   * The delivery's recovery point says none of its writes can have left yet (no earlier attempt
+   * got as far as sending one): there is nothing of it in the shop to read back.
+   */
+  nothingWrittenYet: boolean;
+}
+
 export type WebhookVerdict =
   /** A creation ping or test delivery: answer 200, act on nothing. */
   | { kind: 'ping' }
@@ -202,7 +220,7 @@ export interface ShopOrders {
    * a delivery left at one resumes after that step (`runDeliveryStep` reads back, so it is safe).
    */
   readonly retiredSteps?: Readonly<Record<string, string>>;
-  runDeliveryStep(step: string, delivery: Delivery): Promise<void>;
+  runDeliveryStep(step: string, delivery: Delivery, attempt?: DeliveryAttempt): Promise<void>;
   /** Our hold, with a note to the buyer (balance short, supplier out of stock, waiting too long). */
   hold(orderId: string, noteToBuyer: string): Promise<void>;
   /** Releases only a hold we placed. */

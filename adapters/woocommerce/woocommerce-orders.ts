@@ -3,7 +3,13 @@ import { StorefrontError } from '../../src/errors.js';
 import { deliveryNote, markersIn } from '../../src/fulfillment/delivery-text.js';
 import type { Logger } from '../../src/log.js';
 import { decimalTextToCents } from '../../src/money.js';
-import type { Delivery, ShopOrder, ShopOrders, WebhookVerdict } from '../../src/storefront.js';
+import type {
+  Delivery,
+  DeliveryAttempt,
+  ShopOrder,
+  ShopOrders,
+  WebhookVerdict,
+} from '../../src/storefront.js';
 import type { WooCommerceClient } from './woocommerce-client.js';
 import {
   DELIVERY_META_KEY,
@@ -22,8 +28,11 @@ import { holdState, isClosed, isPaid, unitsToFulfill, type WooOrderFacts } from 
  * is two shop writes — a customer note with the codes (WooCommerce emails it), then one `PUT`
  * carrying our meta and, when the delivery completes the order, the `completed` status — and
  * each step reads back first (the notes, the order), so running a step again after a crash
- * never writes a second note or counts units twice. Codes appear only in the note body sent
- * to the store: never in logs, meta or errors.
+ * never writes a second note or counts units twice. The fewest calls: the order the core read
+ * right before the attempt is the `PUT`'s read-back (the note does not change the order), and
+ * a first attempt, which cannot have written a note yet, reads no notes back — a delivery is
+ * one `GET` of the order, one `POST` of the note, one `PUT`. Codes appear only in the note body
+ * sent to the store: never in logs, meta or errors.
  */
 
 export interface WooOrdersOptions {
@@ -112,6 +121,8 @@ export class WooCommerceOrders implements ShopOrders {
   private readonly now: () => number;
   /** One read-modify-write at a time per order (meta is merged, not appended). */
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** What each order we handed out was read from: a delivery step's read-back, without a second GET. */
+  private readonly readings = new WeakMap<ShopOrder, { raw: RawOrder; facts: WooOrderFacts }>();
 
   constructor(opts: WooOrdersOptions) {
     this.store = opts.store;
@@ -174,17 +185,18 @@ export class WooCommerceOrders implements ShopOrders {
 
   // -- delivery --
 
-  runDeliveryStep(step: string, delivery: Delivery): Promise<void> {
+  runDeliveryStep(step: string, delivery: Delivery, attempt?: DeliveryAttempt): Promise<void> {
     return this.serial(delivery.orderId, async () => {
       this.checkDelivery(delivery);
-      if (step === 'note') await this.stepNote(delivery);
-      else if (step === 'record') await this.stepRecord(delivery);
+      if (step === 'note') await this.stepNote(delivery, attempt?.nothingWrittenYet === true);
+      else if (step === 'record') await this.stepRecord(delivery, attempt);
       else throw this.error(`unknown delivery step "${step}"`, { retryable: false });
     });
   }
 
-  private async stepNote(d: Delivery): Promise<void> {
-    const notes = await this.listNotes(d.orderId);
+  /** The note; read back first unless the delivery's recovery point says no write of it can have left. */
+  private async stepNote(d: Delivery, nothingWrittenYet: boolean): Promise<void> {
+    const notes = nothingWrittenYet ? [] : await this.listNotes(d.orderId);
     if (notes.some((n) => markersIn(n.note).includes(d.deliveryId))) {
       this.log.debug('woocommerce: delivery note already in the order', this.ctx(d));
       return;
@@ -204,9 +216,14 @@ export class WooCommerceOrders implements ShopOrders {
     this.log.info('woocommerce: delivery note written', { ...this.ctx(d), codes: codes.length });
   }
 
-  /** Our meta and, when this delivery completes the order, its status: one `PUT` after one read. */
-  private async stepRecord(d: Delivery): Promise<void> {
-    const raw = await this.mustFetch(d.orderId);
+  /**
+   * Our meta and, when this delivery completes the order, its status: one `PUT` after one read —
+   * the order as read right before this attempt when we read it (the note step changes neither
+   * its meta nor its status), else a read now.
+   */
+  private async stepRecord(d: Delivery, attempt: DeliveryAttempt | undefined): Promise<void> {
+    const reading = attempt ? this.readings.get(attempt.readBefore) : undefined;
+    const raw = reading?.raw ?? (await this.mustFetch(d.orderId));
     const lineIds = new Set(raw.lines.map((l) => String(l.id)));
     const unknown = d.lines.find((l) => !lineIds.has(l.lineId));
     if (unknown) {
@@ -227,7 +244,10 @@ export class WooCommerceOrders implements ShopOrders {
     // The refunds are read only when completing is in question.
     const complete =
       d.completesOrder &&
-      this.mayComplete(d, raw, { ...(await this.facts(raw)), delivered: value?.lines ?? {} });
+      this.mayComplete(d, raw, {
+        ...(reading?.facts ?? (await this.facts(raw))),
+        delivered: value?.lines ?? {},
+      });
     if (recorded && !complete) {
       this.log.debug('woocommerce: delivery already recorded in order meta', this.ctx(d));
       return;
@@ -489,7 +509,7 @@ export class WooCommerceOrders implements ShopOrders {
   private async toShopOrder(raw: RawOrder): Promise<ShopOrder> {
     const facts = await this.facts(raw);
     const { ourHold, merchantHold } = holdState(facts);
-    return {
+    const order: ShopOrder = {
       id: String(raw.id),
       number: `#${raw.number}`,
       updatedAt: gmtToIso(raw.dateModifiedGmt) ?? raw.dateModifiedGmt,
@@ -509,6 +529,8 @@ export class WooCommerceOrders implements ShopOrders {
       })),
       deliveryIds: this.deliveryMetaOf(raw)?.deliveries ?? [],
     };
+    this.readings.set(order, { raw, facts });
+    return order;
   }
 
   /** Only what the rules need, checked; a misfit names the field, never its value. */

@@ -190,18 +190,19 @@ export async function runDeliveries(
 
 /**
  * Reads the order again right before writing, and takes it in: a refund or cancellation ends the
- * delivery there (intake.ts). Returns whether the delivery is still pending and may write now.
+ * delivery there (intake.ts). Returns the order read when the delivery is still pending and may
+ * write now, else null.
  */
 async function rereadBeforeWriting(
   ctx: FulfillmentContext,
   d: DeliveryRow,
   store: StoreWithOrders,
   fresh: ShopOrder | undefined,
-): Promise<boolean> {
+): Promise<ShopOrder | null> {
   const order = fresh ?? (await store.orders.getOrder(d.orderId));
   if (!order) {
     immediate(ctx.db, () => failDelivery(ctx.db, d, 'the order is no longer in the shop', null, ctx.now()));
-    return false;
+    return null;
   }
   if (!fresh) takeInOrder(intakeContext(ctx), d.store, order);
   const now = deliveryById(ctx.db, d.id);
@@ -212,9 +213,9 @@ async function rereadBeforeWriting(
         .prepare('UPDATE deliveries SET next_try_at = ? WHERE id = ?')
         .run(ctx.now() + MAX_BACKOFF_MS, d.id),
     );
-    return false;
+    return null;
   }
-  return now?.state === 'pending';
+  return now?.state === 'pending' ? order : null;
 }
 
 /** One attempt at a pending delivery: the order read again, then its remaining shop writes, each recorded by name. */
@@ -231,15 +232,19 @@ async function attemptDelivery(
   let at = 'read';
   let stepsDone = 0;
   try {
-    if (!(await rereadBeforeWriting(ctx, d, store, fresh))) return false;
+    const readBefore = await rereadBeforeWriting(ctx, d, store, fresh);
+    if (!readBefore) return false;
     const delivery = buildDelivery(ctx, d);
+    // The row as this attempt found it: no earlier attempt may have sent a write (its first step
+    // then has nothing to read back).
+    const attempt = { readBefore, nothingWrittenYet: !d.mayHaveWritten };
     for (let i = nextStepIndex(steps, d, store.orders.retiredSteps); i < steps.length; i++) {
       const name = steps[i] as string;
       at = name;
       // Before the write leaves: from here its codes may reach the buyer, so never the pool again.
       if (!d.mayHaveWritten)
         immediate(db, () => db.prepare('UPDATE deliveries SET may_have_written = 1 WHERE id = ?').run(d.id));
-      await store.orders.runDeliveryStep(name, delivery);
+      await store.orders.runDeliveryStep(name, delivery, attempt);
       immediate(db, () =>
         db.prepare("UPDATE deliveries SET step = ? WHERE id = ? AND state = 'pending'").run(name, d.id),
       );

@@ -21,6 +21,7 @@ import {
   unitsInActiveIntents,
 } from './fulfillment-ledger.js';
 import { recordLinePrice } from './margin.js';
+import { forgetStaleReads, rememberRead } from './order-reads.js';
 
 /**
  * Intake: the only writer of what the shops say is owed. One idempotent intake, keyed by (store,
@@ -81,6 +82,7 @@ const polls = new WeakMap<FulfillmentContext, Promise<number>>();
 export function pollIntake(ctx: FulfillmentContext): Promise<number> {
   const running = polls.get(ctx);
   if (running) return running;
+  forgetStaleReads(ctx);
   // Stores are read side by side, so one that is down (and retried) does not hold up another.
   const poll = Promise.all([...ctx.stores].map(([name, store]) => pollStore(ctx, name, store)))
     .then((counts) => counts.reduce((a, b) => a + b, 0))
@@ -95,10 +97,14 @@ async function pollStore(ctx: FulfillmentContext, name: string, store: ShopOrder
     | undefined;
   const since = row ? new Date(Date.parse(row.cursor) - CURSOR_OVERLAP_MS).toISOString() : null;
   try {
+    const readAt = ctx.now();
     const { orders, latest } = await store.orders.listChangedOrders(since);
     let n = 0;
     const intake = intakeContext(ctx);
-    for (const order of orders) n += takeInOrder(intake, name, order).newLines;
+    for (const order of orders) {
+      n += takeInOrder(intake, name, order).newLines;
+      rememberRead(ctx, name, order, readAt);
+    }
     if (latest) {
       ctx.db
         .prepare(
@@ -121,8 +127,11 @@ async function pollStore(ctx: FulfillmentContext, name: string, store: ShopOrder
 export async function intakeOne(ctx: FulfillmentContext, storeName: string, orderId: string): Promise<void> {
   const store = ctx.stores.get(storeName);
   if (!store) return;
+  const readAt = ctx.now();
   const order = await store.orders.getOrder(orderId);
-  if (order) takeInOrder(intakeContext(ctx), storeName, order);
+  if (!order) return;
+  takeInOrder(intakeContext(ctx), storeName, order);
+  rememberRead(ctx, storeName, order, readAt);
 }
 
 /**

@@ -38,6 +38,7 @@ import {
 import { holdLines, orderKey } from './holds.js';
 import { intakeContext, takeInOrder } from './intake.js';
 import { alertLowMargins } from './margin.js';
+import { freshRead } from './order-reads.js';
 import { screenOrders } from './order-review.js';
 import { planPurchase } from './plan-purchase.js';
 import { OWED_LINE_POINTS, unknownPoint } from './recovery-points.js';
@@ -67,8 +68,10 @@ export async function readBalance(ctx: FulfillmentContext): Promise<number> {
 }
 
 /**
- * Re-reads every order of these lines from its shop right before buying. Returns the orders
- * read, and those that could not be (shop down, order gone): their lines wait, the other shops' do not.
+ * Reads every order of these lines from its shop right before buying — or takes it as a listing
+ * or webhook read it less than a minute ago (order-reads.ts): that read is recent enough to be
+ * the one before buying, and its snapshot is already taken in. Returns the orders read, and those
+ * that could not be (shop down, order gone): their lines wait, the other shops' do not.
  */
 async function rereadOrders(
   ctx: FulfillmentContext,
@@ -83,6 +86,11 @@ async function rereadOrders(
     if (seen.has(k)) continue;
     seen.add(k);
     const store = ctx.stores.get(l.store);
+    const recent = freshRead(ctx, l.store, l.orderId);
+    if (recent) {
+      read.set(k, recent);
+      continue;
+    }
     if (ctx.unreachable.has(l.store)) {
       unread.add(k);
       continue;

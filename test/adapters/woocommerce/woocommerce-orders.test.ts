@@ -321,6 +321,28 @@ describe('delivery', () => {
     ]);
   });
 
+  it('given the order read before the attempt, a first attempt is one POST and one PUT; a retry reads the notes back', async () => {
+    const o = fake.placeOrder({ lines: [{ sku: 'PSN-US-50', quantity: 1 }] });
+    const d = delivery(o.id, [{ lineId: lineId(o.id, 'PSN-US-50'), codes: [us(CODES.us1)] }]);
+    const readBefore = await orders.getOrder(String(o.id));
+    if (!readBefore) throw new Error('order not read');
+    fake.resetCounters();
+    for (const step of orders.deliverySteps)
+      await orders.runDeliveryStep(step, d, { readBefore, nothingWrittenYet: true });
+    expect(fake.requests.map((r) => `${r.method} ${r.route}`)).toEqual([
+      'POST orders/:id/notes',
+      'PUT orders/:id',
+    ]);
+    expect(fake.orderStatus(o.id)).toBe('completed');
+    // A crash after the note, before it was recorded: the retry may have written, so it reads back.
+    const again = await orders.getOrder(String(o.id));
+    if (!again) throw new Error('order not read');
+    fake.resetCounters();
+    await orders.runDeliveryStep('note', d, { readBefore: again, nothingWrittenYet: false });
+    expect(fake.requests.map((r) => `${r.method} ${r.route}`)).toEqual(['GET orders/:id/notes']);
+    expect(fake.notesOf(o.id, { customer: true })).toHaveLength(1);
+  });
+
   it('a delivery recorded as far as its meta by an earlier version resumes and completes the order', async () => {
     const o = fake.placeOrder({ lines: [{ sku: 'PSN-US-50', quantity: 1 }] });
     const d = delivery(o.id, [{ lineId: lineId(o.id, 'PSN-US-50'), codes: [us(CODES.us1)] }]);
