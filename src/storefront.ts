@@ -190,6 +190,13 @@ export interface DeliveryAttempt {
   nothingWrittenYet: boolean;
 }
 
+/** `orders resend`: what the shop did with the same codes again. */
+export type ResendOutcome =
+  /** The buyer was sent the codes again (WooCommerce: a new customer note, emailed). */
+  | { kind: 'resent'; how: string }
+  /** The shop's API cannot send them again; `what` tells the merchant how to, in the shop's admin. */
+  | { kind: 'merchant'; what: string };
+
 export type WebhookVerdict =
   /** A creation ping or test delivery: answer 200, act on nothing. */
   | { kind: 'ping' }
@@ -221,6 +228,11 @@ export interface ShopOrders {
    */
   readonly retiredSteps?: Readonly<Record<string, string>>;
   runDeliveryStep(step: string, delivery: Delivery, attempt?: DeliveryAttempt): Promise<void>;
+  /**
+   * `orders resend`: the codes of a delivery already made, in front of the buyer again. Never a
+   * second delivery: the same delivery id, so every read-back still sees one delivery.
+   */
+  resendDelivery(delivery: Delivery): Promise<ResendOutcome>;
   /** Our hold, with a note to the buyer (balance short, supplier out of stock, waiting too long). */
   hold(orderId: string, noteToBuyer: string): Promise<void>;
   /** Releases only a hold we placed. */

@@ -3,7 +3,7 @@ import { StorefrontError } from '../../src/errors.js';
 import { codeLine, deliveryMarker, markersIn } from '../../src/fulfillment/delivery-text.js';
 import type { Logger } from '../../src/log.js';
 import { decimalTextToCents } from '../../src/money.js';
-import type { Delivery, ShopOrder, ShopOrders, WebhookVerdict } from '../../src/storefront.js';
+import type { Delivery, ResendOutcome, ShopOrder, ShopOrders, WebhookVerdict } from '../../src/storefront.js';
 import {
   API_VERSION,
   type ShopifyDocument,
@@ -681,6 +681,28 @@ export class ShopifyOrders implements ShopOrders {
   }
 
   // ---- delivery -------------------------------------------------------------------------------
+
+  /**
+   * The Admin API cannot send a shipping confirmation again (`fulfillmentTrackingInfoUpdate`'s
+   * `notifyCustomer` only mails a shipping *update*, and only when tracking changes; our code
+   * fulfilments carry none). So: check the codes are in the order's metafield, and tell the
+   * merchant how to resend the email from the admin, where the template prints them.
+   */
+  async resendDelivery(delivery: Delivery): Promise<ResendOutcome> {
+    const order = await this.getOrder(delivery.orderId);
+    if (!order?.deliveryIds.includes(delivery.deliveryId)) {
+      throw this.error(
+        'resendDelivery',
+        `order ${delivery.orderId}: delivery ${delivery.deliveryId} is not in its ${NS}.${CODES_KEY} metafield`,
+        'NOT_DELIVERED',
+        false,
+      );
+    }
+    return {
+      kind: 'merchant',
+      what: `Shopify's Admin API cannot send the shipping confirmation again. In the Shopify admin open order ${order.number}, find "Shipping confirmation email was sent" in its timeline and choose "Resend email": the email prints the ${NS}.${CODES_KEY} metafield, which holds these codes`,
+    };
+  }
 
   async runDeliveryStep(step: string, delivery: Delivery): Promise<void> {
     this.checkDelivery(delivery);

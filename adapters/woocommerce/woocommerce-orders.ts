@@ -1,11 +1,12 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { StorefrontError } from '../../src/errors.js';
-import { deliveryNote, markersIn } from '../../src/fulfillment/delivery-text.js';
+import { deliveryNote, markersIn, resentNote } from '../../src/fulfillment/delivery-text.js';
 import type { Logger } from '../../src/log.js';
 import { decimalTextToCents } from '../../src/money.js';
 import type {
   Delivery,
   DeliveryAttempt,
+  ResendOutcome,
   ShopOrder,
   ShopOrders,
   WebhookVerdict,
@@ -202,18 +203,41 @@ export class WooCommerceOrders implements ShopOrders {
       return;
     }
     const codes = d.lines.flatMap((l) => l.codes);
-    const endpoint = `orders/${d.orderId}/notes`;
+    // A create: not retried after an unknown outcome. The core runs the step again, and the
+    // read-back above finds the note if the store did write it.
+    await this.postCodesNote(d.orderId, deliveryNote(codes, d.deliveryId), codes);
+    this.log.info('woocommerce: delivery note written', { ...this.ctx(d), codes: codes.length });
+  }
+
+  /**
+   * A new customer note (emailed) with the same codes and the same marker: the delivery read-back
+   * (is a note with this marker there?) keeps answering yes, and no second delivery is recorded.
+   */
+  resendDelivery(d: Delivery): Promise<ResendOutcome> {
+    return this.serial(d.orderId, async () => {
+      this.checkDelivery(d);
+      const codes = d.lines.flatMap((l) => l.codes);
+      // A create, never retried here: a resend that may have reached the buyer is not sent twice.
+      await this.postCodesNote(d.orderId, resentNote(codes, d.deliveryId), codes);
+      this.log.info('woocommerce: delivery note sent again', { ...this.ctx(d), codes: codes.length });
+      return { kind: 'resent', how: 'a new customer note, emailed to the buyer' };
+    });
+  }
+
+  /** A customer note carrying codes; an error never carries them. */
+  private async postCodesNote(
+    orderId: string,
+    note: string,
+    codes: readonly { code: string }[],
+  ): Promise<void> {
     try {
-      // A create: not retried after an unknown outcome. The core runs the step again, and the
-      // read-back above finds the note if the store did write it.
-      await this.client.post(endpoint, { note: deliveryNote(codes, d.deliveryId), customer_note: true });
+      await this.client.post(`orders/${orderId}/notes`, { note, customer_note: true });
     } catch (e) {
       throw this.withoutCodes(
         e,
         codes.map((c) => c.code),
       );
     }
-    this.log.info('woocommerce: delivery note written', { ...this.ctx(d), codes: codes.length });
   }
 
   /**

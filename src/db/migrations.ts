@@ -476,6 +476,18 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE codes ADD COLUMN key_id TEXT;
   `,
+  // 14: `orders resend` requests, one row per delivery sent again (no codes). See src/fulfillment/resend.ts.
+  `
+  CREATE TABLE code_resends (
+    id           INTEGER PRIMARY KEY,
+    store        TEXT NOT NULL,
+    order_id     TEXT NOT NULL,
+    delivery_id  TEXT NOT NULL REFERENCES deliveries (id),
+    codes        INTEGER NOT NULL CHECK (codes >= 0),
+    outcome      TEXT NOT NULL CHECK (outcome IN ('resent', 'merchant')),
+    requested_at INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -116,7 +116,11 @@ export async function startDeliveries(
   return started;
 }
 
-function buildDelivery(ctx: FulfillmentContext, d: DeliveryRow): Delivery {
+/** A delivery with its codes decrypted (in memory only, for the shop write). */
+export function buildDelivery(
+  ctx: Pick<FulfillmentContext, 'db' | 'vault'>,
+  d: Pick<DeliveryRow, 'id' | 'orderId' | 'createdAt' | 'completes'>,
+): Delivery {
   const rows = ctx.db
     .prepare(
       `SELECT c.code_enc AS codeEnc, c.entry_key AS entryKey, c.currency, c.supplier_order_id AS supplierOrderId,

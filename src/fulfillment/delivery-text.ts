@@ -22,6 +22,13 @@ export function deliveryNote(codes: readonly DeliveredCode[], deliveryId: string
   return [DELIVERY_HEADING, ...codes.map(codeLine), deliveryMarker(deliveryId)].join('\n');
 }
 
+export const RESENT_LINE = 'Sent again at your request: the same codes as delivered before.';
+
+/** `orders resend` on WooCommerce: the same note, a "resent" line first, the same marker last. */
+export function resentNote(codes: readonly DeliveredCode[], deliveryId: string): string {
+  return `${RESENT_LINE}\n${deliveryNote(codes, deliveryId)}`;
+}
+
 /** Delivery ids whose markers appear in a text (a note, a metafield). */
 export function markersIn(text: string): string[] {
   return [...text.matchAll(/\[psnb2b:([0-9a-f-]{36})\]/g)].map((m) => m[1] as string);

@@ -1,6 +1,7 @@
 import { abandonDelivery, retryDelivery } from './delivery-decisions.js';
 import type { FulfillmentContext } from './fulfillment-context.js';
 import { approveOrder, rejectOrder } from './order-review.js';
+import { resendCodes } from './resend.js';
 
 /**
  * An operator's decisions about one shop order (`orders <decision> --store NAME --order ID`), by
@@ -22,6 +23,10 @@ export const ORDER_DECISIONS = {
   'abandon-delivery': {
     run: abandonDelivery,
     what: 'end a failed delivery: its codes to the pool (kept out if a write may have reached the order); its lines held for you',
+  },
+  resend: {
+    run: resendCodes,
+    what: 'put the codes already delivered in front of the buyer again; never buys anything',
   },
 } as const satisfies Record<
   string,

@@ -1,0 +1,76 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SandboxEntry } from '../../fakes/psnb2b/sandbox-catalog.js';
+import { RESENT_LINE } from '../../src/fulfillment/delivery-text.js';
+import { ordersStatus } from '../../src/fulfillment/orders-report.js';
+import { resendCodes } from '../../src/fulfillment/resend.js';
+import { formatSku } from '../../src/sku.js';
+import { type FulfillmentWorld, startFulfillmentWorld } from '../helpers/fulfillment-world.js';
+
+/**
+ * `orders resend`: the same codes in front of the buyer again; never a new purchase, never a
+ * second delivery; recorded. Real HTTP to the sandbox supplier and the strict fake shops.
+ */
+
+let w: FulfillmentWorld | undefined;
+afterEach(async () => {
+  await w?.close();
+  w = undefined;
+});
+
+const skuOf = (e: SandboxEntry) => formatSku('PSN-{region}-{denomination}', e);
+const posts = (world: FulfillmentWorld) => world.supplier.ledger().requests['POST /orders'] ?? 0;
+const resends = (world: FulfillmentWorld) =>
+  world.runtime.db.prepare('SELECT store, order_id AS orderId, codes, outcome FROM code_resends').all();
+
+describe('orders resend', () => {
+  it('WooCommerce: a new customer note with the same codes and marker plus a "resent" line; nothing bought; later passes add nothing', async () => {
+    w = await startFulfillmentWorld({ withWooCommerce: true });
+    const world = w;
+    const woo = world.woo;
+    if (!woo) throw new Error('no WooCommerce store');
+    const e = world.supplier.catalog()[0] as SandboxEntry;
+    world.supplier.setQty(e.region, e.denomination, 100);
+    await world.runtime.job.run({});
+    const order = woo.placeOrder({ lines: [{ sku: skuOf(e), quantity: 2 }], paid: true });
+    await world.until(() => woo.orderStatus(order.id) === 'completed', 'delivered');
+    const bought = posts(world);
+    const [first] = woo.notesOf(order.id, { customer: true });
+    if (!first) throw new Error('no delivery note');
+
+    const message = await resendCodes(world.f.ctx, 'shop-w', String(order.id));
+    expect(message).toContain('2 code(s)');
+    expect(message).toContain('nothing bought');
+    expect(message).not.toMatch(/[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}/);
+    for (let i = 0; i < 3; i++) await world.pass();
+
+    const notes = woo.notesOf(order.id, { customer: true }).filter((n) => n.note.includes('[psnb2b:'));
+    expect(notes).toHaveLength(2);
+    const again = notes.find((n) => n.note.startsWith(RESENT_LINE));
+    expect(again?.note).toBe(`${RESENT_LINE}\n${first.note}`);
+    expect(posts(world)).toBe(bought);
+    expect(ordersStatus(world.runtime.db).orders.delivered).toBe(1);
+    expect(resends(world)).toEqual([
+      { store: 'shop-w', orderId: String(order.id), codes: 2, outcome: 'resent' },
+    ]);
+  });
+
+  it('Shopify: says what the merchant can do (the API cannot resend the email); an order without a delivery is refused', async () => {
+    w = await startFulfillmentWorld();
+    const world = w;
+    const e = world.supplier.catalog()[0] as SandboxEntry;
+    world.supplier.setQty(e.region, e.denomination, 100);
+    await world.runtime.job.run({});
+    const placed = world.shop.placeOrder({ lines: [{ sku: skuOf(e), quantity: 1 }] });
+    await world.until(() => ordersStatus(world.runtime.db).orders.delivered === 1, 'delivered');
+    const emails = world.shop.outbox.length;
+    const message = await resendCodes(world.f.ctx, 'shop-s', placed.orderId);
+    expect(message).toContain('Resend email');
+    expect(world.shop.outbox.length).toBe(emails);
+    expect(resends(world)).toEqual([
+      { store: 'shop-s', orderId: placed.orderId, codes: 1, outcome: 'merchant' },
+    ]);
+    await expect(resendCodes(world.f.ctx, 'shop-s', 'gid://shopify/Order/999999')).rejects.toThrow(
+      /no delivered codes/,
+    );
+  });
+});
