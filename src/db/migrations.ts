@@ -488,6 +488,17 @@ export const MIGRATIONS: readonly string[] = [
     requested_at INTEGER NOT NULL
   ) STRICT;
   `,
+  // 14: what the supplier charged, per entry of each accepted order (its 201's unitPrice), for the
+  // cost and margin report. See src/fulfillment/cost-report.ts.
+  `
+  CREATE TABLE supplier_charges (
+    intent_id  TEXT NOT NULL REFERENCES purchase_intents (id),
+    entry_key  TEXT NOT NULL,
+    unit_cents INTEGER NOT NULL CHECK (unit_cents >= 0),
+    charged_at INTEGER NOT NULL,
+    PRIMARY KEY (intent_id, entry_key)
+  ) STRICT, WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
