@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxEntry } from '../../fakes/psnb2b/sandbox-catalog.js';
+import { RESENT_LINE } from '../../src/fulfillment/delivery-text.js';
 import type { ReviewListing } from '../../src/fulfillment/order-review.js';
 import { FulfillmentDaemonWorld, WOO_STORE } from '../helpers/fulfillment-daemon-world.js';
 import { waitUntil } from '../helpers/wait-until.js';
@@ -71,5 +72,33 @@ describe('orders review / approve through the running daemon', () => {
     expect((await w.statusJson()).alerts.map((a) => a.kind)).not.toContain('order-review');
     const again = await w.cli('orders', 'approve', '--store', WOO_STORE, '--order', String(held.id));
     expect(again.code).toBe(2);
+  }, 120_000);
+
+  it('orders resend through the daemon puts the same codes in front of the buyer and buys nothing; report --csv adds up to what the supplier charged', async () => {
+    const order = w.placeOrder([{ sku: w.skus[2] as string, quantity: 2 }]);
+    await waitUntil(() => w.shop.orderStatus(order.id) === 'completed', {
+      timeoutMs: 30_000,
+      what: 'delivered',
+    });
+    const posts = w.supplier.ledger().requests['POST /orders'];
+    const resent = await w.cli('orders', 'resend', '--store', WOO_STORE, '--order', String(order.id));
+    expect(resent.code).toBe(0);
+    expect(resent.stdout).toMatch(/2 code\(s\).*nothing bought/);
+    const notes = w.shop.notesOf(order.id, { customer: true }).filter((n) => n.note.includes('[psnb2b:'));
+    expect(notes).toHaveLength(2);
+    const again = notes.find((n) => n.note.startsWith(RESENT_LINE));
+    const first = notes.find((n) => n !== again);
+    expect(again?.note).toBe(`${RESENT_LINE}\n${first?.note}`);
+    expect(w.supplier.ledger().requests['POST /orders']).toBe(posts);
+
+    const report = await w.cli('report', '--csv');
+    expect(report.code).toBe(0);
+    const total = report.stdout.trim().split('\n').at(-1)?.split(',') ?? [];
+    const charged = w.supplier
+      .ledger()
+      .orders.filter((o) => o.status === 'delivered')
+      .reduce((s, o) => s + o.totalCents, 0);
+    expect(total[0]).toBe('total');
+    expect(Math.round(Number(total[3]) * 100)).toBe(charged);
   }, 120_000);
 });
