@@ -6,6 +6,7 @@ import { benchDaemonRss, type DaemonRssResult } from './daemon-rss.js';
 import { benchDashboardRender, type DashboardRenderResult } from './dashboard-render.js';
 import { benchFulfillmentThroughput } from './fulfillment-throughput.js';
 import { benchPlanner, type PlannerResult } from './planner-cost.js';
+import { benchPrices, priceSection } from './price-write-calls.js';
 import { benchShopify, timeResync } from './shopify-write-calls.js';
 import { benchSupplierCalls } from './supplier-calls-per-cycle.js';
 import { benchWooCommerce } from './woocommerce-write-calls.js';
@@ -14,9 +15,10 @@ import { benchWooCommerce } from './woocommerce-write-calls.js';
  * `npm run bench`: shop write calls per sync against the design-notes minimums (WooCommerce,
  * Shopify), a Shopify resync's time at 100 points/s, the planner at 100,000 entries, and supplier
  * calls per inventory cycle, and order fulfillment under the supplier quotas
- * (fulfillment-throughput.ts), and the dashboard's server time at 1,000 and 10,000 SKUs. Writes
- * `bench/results.md` (overwritten each run); `--dashboard` reruns section 6 alone.
- * `--only memory` runs section 3 alone (planner, the daemon's RSS) and replaces it in place.
+ * (fulfillment-throughput.ts), the dashboard's server time at 1,000 and 10,000 SKUs, and price
+ * writes (price-write-calls.ts). Writes `bench/results.md` (overwritten each run); `--dashboard`
+ * reruns section 6 alone, `--only memory` section 3 (planner, the daemon's RSS) and `--only prices`
+ * section 7, each replaced in place.
  */
 
 const RESULTS = fileURLToPath(new URL('../../bench/results.md', import.meta.url));
@@ -32,6 +34,21 @@ const FAST_RATE = 20_000;
 const RSS_SKUS = 10_000;
 const RSS_SHOPS = 3;
 const RSS_CYCLES = 3;
+/** Catalogue size of the price part (section 7). */
+const PRICE_SKUS = 1_000;
+
+/** Puts a freshly measured section `n` in place of its old copy in results.md (appended if absent). */
+function replaceSection(n: number, section: string[]): void {
+  const text = readFileSync(RESULTS, 'utf8');
+  const start = text.indexOf(`## ${n}. `);
+  if (start < 0) {
+    writeFileSync(RESULTS, `${text.trimEnd()}\n\n${section.join('\n')}\n`);
+  } else {
+    const end = text.indexOf('\n## ', start);
+    writeFileSync(RESULTS, `${text.slice(0, start)}${section.join('\n')}${end < 0 ? '\n' : text.slice(end)}`);
+  }
+  log(`replaced section ${n} of ${RESULTS}`);
+}
 
 function memorySection(planner: PlannerResult, rss: DaemonRssResult): string[] {
   return [
@@ -57,15 +74,7 @@ async function memoryOnly(): Promise<void> {
   const planner = await benchPlanner(100_000);
   log('daemon memory…');
   const rss = await benchDaemonRss(RSS_SKUS, RSS_SHOPS, RSS_CYCLES);
-  const text = readFileSync(RESULTS, 'utf8');
-  const start = text.indexOf('## 3. ');
-  const end = text.indexOf('## 4. ');
-  if (start < 0 || end < start) throw new Error(`${RESULTS} has no section 3 to replace`);
-  writeFileSync(
-    RESULTS,
-    `${text.slice(0, start)}${memorySection(planner, rss).join('\n')}\n${text.slice(end)}`,
-  );
-  log(`replaced section 3 of ${RESULTS}`);
+  replaceSection(3, memorySection(planner, rss));
 }
 
 async function main(): Promise<void> {
@@ -96,6 +105,8 @@ async function main(): Promise<void> {
   const fulfillment = await benchFulfillmentThroughput({ log, section: 5 });
   log('dashboard…');
   const dashboard = [1_000, 10_000].map((n) => benchDashboardRender(n));
+  log('price writes…');
+  const prices = await benchPrices(PRICE_SKUS);
 
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   out('# psnb2b-sync benchmark results');
@@ -210,6 +221,7 @@ async function main(): Promise<void> {
   lines.push(...fulfillment);
   out();
   lines.push(...dashboardSection(dashboard));
+  lines.push(...priceSection(prices));
 
   writeFileSync(RESULTS, `${lines.join('\n')}\n`);
   log(`wrote ${RESULTS} in ${ms(performance.now() - started)}`);
@@ -233,10 +245,12 @@ function dashboardSection(rows: DashboardRenderResult[]): string[] {
 }
 
 function dashboardOnly(): void {
-  const kept = readFileSync(RESULTS, 'utf8').split('\n## 6. ')[0] as string;
-  const section = dashboardSection([1_000, 10_000].map((n) => benchDashboardRender(n)));
-  writeFileSync(RESULTS, `${kept.trimEnd()}\n\n${section.join('\n')}`);
-  log(`wrote section 6 of ${RESULTS}`);
+  replaceSection(6, dashboardSection([1_000, 10_000].map((n) => benchDashboardRender(n))));
+}
+
+async function pricesOnly(): Promise<void> {
+  log('price writes…');
+  replaceSection(7, priceSection(await benchPrices(PRICE_SKUS)));
 }
 
 (process.argv.includes('--dashboard')
@@ -245,7 +259,9 @@ function dashboardOnly(): void {
     ? main()
     : only === 'memory'
       ? memoryOnly()
-      : Promise.reject(new Error(`--only ${only}: expected memory`))
+      : only === 'prices'
+        ? pricesOnly()
+        : Promise.reject(new Error(`--only ${only}: expected memory or prices`))
 ).catch((e) => {
   process.stderr.write(`bench failed: ${(e as Error).stack ?? e}\n`);
   process.exit(1);

@@ -15,10 +15,10 @@ import { benchCatalog, MapSkuCache, spreadPick } from './bench-support.js';
  */
 
 const points = { requested: 0, actual: 0 };
-const plainHttp = new Set<string>();
+export const plainHttp = new Set<string>();
 let installed = false;
 
-function installFetch(): void {
+export function installFetch(): void {
   if (installed) return;
   installed = true;
   setAbstractFetchFunc(async (input, init) => {

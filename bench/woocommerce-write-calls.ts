@@ -26,7 +26,7 @@ export interface WooResult {
   warmups: { skus: number; reads: number; writes: number; ms: number; variableParents: number }[];
 }
 
-function minimumWrites(changed: string[], parentOf: Map<string, number>): number {
+export function minimumWrites(changed: string[], parentOf: Map<string, number>): number {
   let simple = 0;
   const perParent = new Map<number, number>();
   for (const sku of changed) {
