@@ -1,7 +1,12 @@
+import { ShopifyStorefront } from '../adapters/shopify/shopify-adapter.js';
+import { WooCommerceStorefront } from '../adapters/woocommerce/woocommerce-adapter.js';
 import { formatSku } from '../config/sku-template.js';
 import { generateSandboxCatalog, type SandboxEntry } from '../fakes/psnb2b/sandbox-catalog.js';
+import type { FakeShopify } from '../fakes/shopify/fake-shopify.js';
+import type { FakeWooCommerce } from '../fakes/woocommerce/fake-woocommerce.js';
+import { silentLogger } from '../src/log.js';
 import { skuKey } from '../src/sku.js';
-import type { CachedSku, SkuCache } from '../src/storefront.js';
+import type { CachedSku, SkuCache, StorefrontContext } from '../src/storefront.js';
 
 /** Small pieces the benchmarks share. */
 
@@ -40,4 +45,41 @@ export function fmt(n: number, digits = 0): string {
 
 export function ms(t: number): string {
   return t >= 10_000 ? `${fmt(t / 1000, 1)} s` : `${fmt(t)} ms`;
+}
+
+/** The real WooCommerce adapter pointed at a fake, as the benchmarks use it (in-memory SKU cache unless given). */
+export function benchWooStore(
+  fake: FakeWooCommerce,
+  ctx: Partial<StorefrontContext> = {},
+): WooCommerceStorefront {
+  return new WooCommerceStorefront(
+    {
+      name: 'bench-woo',
+      type: 'woocommerce',
+      url: fake.url,
+      consumerKey: fake.consumerKey,
+      consumerSecret: fake.consumerSecret,
+      weight: 1,
+      unpaidMethods: ['cod'],
+      timeoutMs: 30_000,
+      concurrency: 2,
+    },
+    { log: silentLogger(), cache: new MapSkuCache(), missingRecheckMs: 600_000, now: Date.now, ...ctx },
+  );
+}
+
+/** The real Shopify adapter pointed at a fake (its fetch already rewired to http). */
+export function benchShopifyStore(fake: FakeShopify): ShopifyStorefront {
+  return new ShopifyStorefront(
+    {
+      name: 'bench-shopify',
+      type: 'shopify',
+      shop: fake.shop,
+      accessToken: 'shpat_bench_0123456789abcdef',
+      apiSecretKey: 'shpss_bench_0123456789abcdef',
+      weight: 1,
+      timeoutMs: 60_000,
+    },
+    { log: silentLogger(), cache: new MapSkuCache(), missingRecheckMs: 600_000, now: Date.now },
+  );
 }

@@ -1,11 +1,8 @@
-import { ShopifyStorefront } from '../adapters/shopify/shopify-adapter.js';
-import { WooCommerceStorefront } from '../adapters/woocommerce/woocommerce-adapter.js';
 import { FakeShopify } from '../fakes/shopify/fake-shopify.js';
 import { FakeWooCommerce } from '../fakes/woocommerce/fake-woocommerce.js';
-import { silentLogger } from '../src/log.js';
 import { formatCents } from '../src/money.js';
-import type { StockTarget } from '../src/storefront.js';
-import { benchCatalog, MapSkuCache, spreadPick } from './bench-support.js';
+import type { StockTarget, Storefront } from '../src/storefront.js';
+import { benchCatalog, benchShopifyStore, benchWooStore, spreadPick } from './bench-support.js';
 import { installFetch, plainHttp } from './shopify-write-calls.js';
 import { minimumWrites } from './woocommerce-write-calls.js';
 
@@ -38,6 +35,55 @@ let round = 0;
 /** A new price for every changed SKU on each run, so nothing is ever "already so". */
 const nextPrice = (i: number) => formatCents(1_000 + i + 7 * ++round);
 
+interface Measured {
+  shop: PriceRow['shop'];
+  skus: string[];
+  store: Storefront;
+  /** Zeroes the fake's counters; then `writes()` counts the push's write calls. */
+  reset: () => void;
+  writes: () => number;
+  /** Minimum stock writes and price calls for these changed SKUs. */
+  minimum: (changed: string[]) => { stock: number; price: number };
+}
+
+/** Warm push (every price set once), then per share changed: stock + price together, then price only. */
+async function measure(m: Measured): Promise<PriceRow[]> {
+  const n = m.skus.length;
+  const qty = new Map(m.skus.map((s, i) => [s, 1 + (i % 50)]));
+  await m.store.pushStock(
+    m.skus.map((sku, i) => ({ sku, quantity: qty.get(sku) as number, price: nextPrice(i) })),
+  );
+  const rows: PriceRow[] = [];
+  for (const pct of PCTS) {
+    const count = Math.max(1, Math.round((n * pct) / 100));
+    const changed = spreadPick(n, count).map((i) => m.skus[i] as string);
+    const minimum = m.minimum(changed);
+    for (const what of ['stock + price', 'price only'] as const) {
+      const targets: StockTarget[] = changed.map((sku, i) => {
+        const q = (qty.get(sku) as number) + (what === 'stock + price' ? 1 : 0);
+        qty.set(sku, q);
+        return { sku, quantity: q, price: nextPrice(i) };
+      });
+      m.reset();
+      const out = await m.store.pushStock(targets);
+      if (out.acknowledged.length !== count)
+        throw new Error(`${m.shop} prices: ${out.acknowledged.length}/${count}`);
+      rows.push({
+        shop: m.shop,
+        skus: n,
+        changedPct: pct,
+        changed: count,
+        what,
+        writes: m.writes(),
+        stockMinimum: what === 'stock + price' ? minimum.stock : 0,
+        priceMinimum: what === 'stock + price' ? minimum.price : minimum.stock + minimum.price,
+      });
+    }
+  }
+  await m.store.close();
+  return rows;
+}
+
 async function benchWoo(n: number): Promise<PriceRow[]> {
   const { skus } = benchCatalog(n);
   const fake = new FakeWooCommerce();
@@ -47,52 +93,15 @@ async function benchWoo(n: number): Promise<PriceRow[]> {
   for (const p of seeded.simple) parentOf.set(p.sku, 0);
   for (const { parent, variations } of seeded.parents)
     for (const v of variations) parentOf.set(v.sku, parent.id);
-  const store = new WooCommerceStorefront(
-    {
-      name: 'bench-woo',
-      type: 'woocommerce',
-      url: fake.url,
-      consumerKey: fake.consumerKey,
-      consumerSecret: fake.consumerSecret,
-      weight: 1,
-      unpaidMethods: ['cod'],
-      timeoutMs: 30_000,
-      concurrency: 2,
-    },
-    { log: silentLogger(), cache: new MapSkuCache(), missingRecheckMs: 600_000, now: Date.now },
-  );
-  const qty = new Map(skus.map((s, i) => [s, 1 + (i % 50)]));
-  await store.pushStock(
-    skus.map((sku, i) => ({ sku, quantity: qty.get(sku) as number, price: nextPrice(i) })),
-  );
-  const rows: PriceRow[] = [];
-  for (const pct of PCTS) {
-    const count = Math.max(1, Math.round((n * pct) / 100));
-    const changed = spreadPick(n, count).map((i) => skus[i] as string);
-    for (const what of ['stock + price', 'price only'] as const) {
-      const targets: StockTarget[] = changed.map((sku, i) => {
-        const q = (qty.get(sku) as number) + (what === 'stock + price' ? 1 : 0);
-        qty.set(sku, q);
-        return { sku, quantity: q, price: nextPrice(i) };
-      });
-      fake.resetCounters();
-      const out = await store.pushStock(targets);
-      if (out.acknowledged.length !== count)
-        throw new Error(`woo prices: ${out.acknowledged.length}/${count}`);
-      const minimum = minimumWrites(changed, parentOf);
-      rows.push({
-        shop: 'WooCommerce',
-        skus: n,
-        changedPct: pct,
-        changed: count,
-        what,
-        writes: fake.writeCalls,
-        stockMinimum: what === 'stock + price' ? minimum : 0,
-        priceMinimum: what === 'stock + price' ? 0 : minimum,
-      });
-    }
-  }
-  await store.close();
+  const rows = await measure({
+    shop: 'WooCommerce',
+    skus,
+    store: benchWooStore(fake),
+    reset: () => fake.resetCounters(),
+    writes: () => fake.writeCalls,
+    // A price rides in the stock's batch item: a price-only change costs what a stock change would.
+    minimum: (changed) => ({ stock: minimumWrites(changed, parentOf), price: 0 }),
+  });
   await fake.stop();
   return rows;
 }
@@ -111,56 +120,25 @@ async function benchShopify(n: number): Promise<PriceRow[]> {
     fake.addProduct({ title: `PSN ${i}`, variants: group.map((sku) => ({ sku, quantity: 0 })) });
     for (const sku of group) productOf.set(sku, i);
   }
-  const store = new ShopifyStorefront(
-    {
-      name: 'bench-shopify',
-      type: 'shopify',
-      shop: fake.shop,
-      accessToken: 'shpat_bench_0123456789abcdef',
-      apiSecretKey: 'shpss_bench_0123456789abcdef',
-      weight: 1,
-      timeoutMs: 60_000,
+  const rows = await measure({
+    shop: 'Shopify',
+    skus,
+    store: benchShopifyStore(fake),
+    reset: () => fake.resetStats(),
+    writes: () =>
+      fake.mutationCount('inventorySetQuantities') + fake.mutationCount('productVariantsBulkUpdate'),
+    minimum: (changed) => {
+      const perProduct = new Map<number, number>();
+      for (const sku of changed) {
+        const p = productOf.get(sku) as number;
+        perProduct.set(p, (perProduct.get(p) ?? 0) + 1);
+      }
+      return {
+        stock: Math.ceil(changed.length / 250),
+        price: [...perProduct.values()].reduce((s, k) => s + Math.ceil(k / 250), 0),
+      };
     },
-    { log: silentLogger(), cache: new MapSkuCache(), missingRecheckMs: 600_000, now: Date.now },
-  );
-  const qty = new Map(skus.map((s, i) => [s, 1 + (i % 50)]));
-  await store.pushStock(
-    skus.map((sku, i) => ({ sku, quantity: qty.get(sku) as number, price: nextPrice(i) })),
-  );
-  const rows: PriceRow[] = [];
-  for (const pct of PCTS) {
-    const count = Math.max(1, Math.round((n * pct) / 100));
-    const changed = spreadPick(n, count).map((i) => skus[i] as string);
-    const perProduct = new Map<number, number>();
-    for (const sku of changed) {
-      const p = productOf.get(sku) as number;
-      perProduct.set(p, (perProduct.get(p) ?? 0) + 1);
-    }
-    const priceMinimum = [...perProduct.values()].reduce((s, k) => s + Math.ceil(k / 250), 0);
-    for (const what of ['stock + price', 'price only'] as const) {
-      const targets: StockTarget[] = changed.map((sku, i) => {
-        const q = (qty.get(sku) as number) + (what === 'stock + price' ? 1 : 0);
-        qty.set(sku, q);
-        return { sku, quantity: q, price: nextPrice(i) };
-      });
-      fake.resetStats();
-      const out = await store.pushStock(targets);
-      if (out.acknowledged.length !== count)
-        throw new Error(`shopify prices: ${out.acknowledged.length}/${count}`);
-      rows.push({
-        shop: 'Shopify',
-        skus: n,
-        changedPct: pct,
-        changed: count,
-        what,
-        writes:
-          fake.mutationCount('inventorySetQuantities') + fake.mutationCount('productVariantsBulkUpdate'),
-        stockMinimum: what === 'stock + price' ? Math.ceil(count / 250) : 0,
-        priceMinimum,
-      });
-    }
-  }
-  await store.close();
+  });
   await fake.stop();
   return rows;
 }

@@ -1,10 +1,9 @@
 import '@shopify/shopify-api/adapters/node';
 import { setAbstractFetchFunc } from '@shopify/shopify-api/runtime';
-import { ShopifyStorefront } from '../adapters/shopify/shopify-adapter.js';
+import type { ShopifyStorefront } from '../adapters/shopify/shopify-adapter.js';
 import { FakeShopify } from '../fakes/shopify/fake-shopify.js';
-import { silentLogger } from '../src/log.js';
 import type { StockTarget } from '../src/storefront.js';
-import { benchCatalog, MapSkuCache, spreadPick } from './bench-support.js';
+import { benchCatalog, benchShopifyStore, spreadPick } from './bench-support.js';
 
 /**
  * Shopify write calls per sync through the real adapter and the real `@shopify/shopify-api`
@@ -103,18 +102,7 @@ async function harness(n: number, restoreRate: number): Promise<Harness> {
       ],
     });
   });
-  const store = new ShopifyStorefront(
-    {
-      name: 'bench-shopify',
-      type: 'shopify',
-      shop: fake.shop,
-      accessToken: 'shpat_bench_0123456789abcdef',
-      apiSecretKey: 'shpss_bench_0123456789abcdef',
-      weight: 1,
-      timeoutMs: 60_000,
-    },
-    { log: silentLogger(), cache: new MapSkuCache(), missingRecheckMs: 600_000, now: Date.now },
-  );
+  const store = benchShopifyStore(fake);
   return { fake, store, skus, qty: new Map(skus.map((s, i) => [s, 1 + (i % 50)])) };
 }
 

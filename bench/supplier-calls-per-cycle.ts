@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { WooCommerceStorefront } from '../adapters/woocommerce/woocommerce-adapter.js';
 import { formatSku } from '../config/sku-template.js';
 import { SandboxSupplier } from '../fakes/psnb2b/supplier-server.js';
 import { FakeWooCommerce } from '../fakes/woocommerce/fake-woocommerce.js';
@@ -11,7 +10,7 @@ import { runInventoryCycle } from '../src/inventory/sync-inventory.js';
 import { silentLogger } from '../src/log.js';
 import { Pacer } from '../src/supplier/pacer.js';
 import { Psnb2bClient } from '../src/supplier/psnb2b-client.js';
-import { SKU_TEMPLATE } from './bench-support.js';
+import { benchWooStore, SKU_TEMPLATE } from './bench-support.js';
 
 /**
  * Supplier requests per inventory cycle: `runInventoryCycle` with the real client, pacer and a
@@ -54,20 +53,7 @@ export async function benchSupplierCalls(entries: number, cycles: number): Promi
     pacer,
     logger: log,
   });
-  const store = new WooCommerceStorefront(
-    {
-      name: 'bench-woo',
-      type: 'woocommerce',
-      url: fake.url,
-      consumerKey: fake.consumerKey,
-      consumerSecret: fake.consumerSecret,
-      weight: 1,
-      unpaidMethods: ['cod'],
-      timeoutMs: 30_000,
-      concurrency: 2,
-    },
-    { log, cache: sqliteSkuCache(db, 'bench-woo'), missingRecheckMs: 600_000, now: Date.now },
-  );
+  const store = benchWooStore(fake, { log, cache: sqliteSkuCache(db, 'bench-woo') });
   const deps = {
     db,
     supplier: client,

@@ -1,8 +1,6 @@
-import { WooCommerceStorefront } from '../adapters/woocommerce/woocommerce-adapter.js';
 import { FakeWooCommerce } from '../fakes/woocommerce/fake-woocommerce.js';
-import { silentLogger } from '../src/log.js';
 import type { StockTarget } from '../src/storefront.js';
-import { benchCatalog, MapSkuCache, spreadPick } from './bench-support.js';
+import { benchCatalog, benchWooStore, spreadPick } from './bench-support.js';
 
 /**
  * WooCommerce write calls per sync, through the real adapter over real HTTP to the strict fake,
@@ -52,20 +50,7 @@ export async function benchWooCommerce(sizes: number[], pcts: number[]): Promise
     for (const p of seeded.simple) parentOf.set(p.sku, 0);
     for (const { parent, variations } of seeded.parents)
       for (const v of variations) parentOf.set(v.sku, parent.id);
-    const store = new WooCommerceStorefront(
-      {
-        name: 'bench-woo',
-        type: 'woocommerce',
-        url: fake.url,
-        consumerKey: fake.consumerKey,
-        consumerSecret: fake.consumerSecret,
-        weight: 1,
-        unpaidMethods: ['cod'],
-        timeoutMs: 30_000,
-        concurrency: 2,
-      },
-      { log: silentLogger(), cache: new MapSkuCache(), missingRecheckMs: 600_000, now: Date.now },
-    );
+    const store = benchWooStore(fake);
     const qty = new Map(skus.map((s, i) => [s, 1 + (i % 50)]));
     let t0 = performance.now();
     const warm = await store.pushStock(skus.map((sku) => ({ sku, quantity: qty.get(sku) as number })));
