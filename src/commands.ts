@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { SingleBar } from 'cli-progress';
@@ -427,10 +428,11 @@ export function buildProgram(): Command {
         if (!names.includes(o.store)) {
           throw new UsageError(`--store: no store named "${o.store}" (have: ${names.join(', ')})`);
         }
+        const by = `cli: ${operatorName()}`;
         const message = await withFulfillment(
           loaded,
-          (admin) => admin.decide(decision, o.store, o.order),
-          (f) => decide(f.ctx, o.store, o.order),
+          (admin) => admin.decide(decision, o.store, o.order, by),
+          (f) => decide(f.ctx, o.store, o.order, by),
         );
         process.stdout.write(`${message}\n`);
       });
@@ -624,5 +626,14 @@ export async function main(argv: string[]): Promise<number> {
     const message = e instanceof AppError ? e.message : describeSafeError(toSafeError(e));
     process.stderr.write(`psnb2b-sync: ${message}\n`);
     return usage ? 2 : 1;
+  }
+}
+
+/** Who runs this CLI, as recorded with an operator's decision (`orders resend`). */
+function operatorName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown user';
   }
 }

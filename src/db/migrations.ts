@@ -485,6 +485,7 @@ export const MIGRATIONS: readonly string[] = [
     delivery_id  TEXT NOT NULL REFERENCES deliveries (id),
     codes        INTEGER NOT NULL CHECK (codes >= 0),
     outcome      TEXT NOT NULL CHECK (outcome IN ('resent', 'merchant')),
+    requested_by TEXT NOT NULL,
     requested_at INTEGER NOT NULL
   ) STRICT;
   `,

@@ -5,7 +5,8 @@ import { resendCodes } from './resend.js';
 
 /**
  * An operator's decisions about one shop order (`orders <decision> --store NAME --order ID`), by
- * name: the CLI, the admin API and its client all read this table.
+ * name: the CLI, the admin API and its client all read this table. `by` names who asked (the CLI's
+ * user, or the admin API) for the decisions that record it.
  */
 export const ORDER_DECISIONS = {
   approve: {
@@ -30,7 +31,10 @@ export const ORDER_DECISIONS = {
   },
 } as const satisfies Record<
   string,
-  { run: (ctx: FulfillmentContext, store: string, orderId: string) => Promise<string>; what: string }
+  {
+    run: (ctx: FulfillmentContext, store: string, orderId: string, by: string) => Promise<string>;
+    what: string;
+  }
 >;
 
 export type OrderDecision = keyof typeof ORDER_DECISIONS;

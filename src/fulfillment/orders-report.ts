@@ -11,6 +11,7 @@ import {
   linesInState,
 } from './fulfillment-ledger.js';
 import { BALANCE_KV } from './purchasing.js';
+import { type ResendRecord, recentResends } from './resend.js';
 
 /** What `status` and `psnb2b-sync orders` show of the money path. Counts, never codes. */
 
@@ -71,6 +72,8 @@ export interface OrdersListing {
   held: LineRow[];
   /** Deliveries not yet ended: pending (being written) and failed (an operator decides). */
   deliveries: DeliveryListing[];
+  /** The latest `orders resend` requests, newest first. */
+  resends: ResendRecord[];
 }
 
 export function ordersListing(db: Db): OrdersListing {
@@ -79,6 +82,7 @@ export function ordersListing(db: Db): OrdersListing {
     inFlight: intentsIn(db, 'created', 'sending', 'ordered'),
     held: linesInState(db, 'held'),
     deliveries: deliveryListing(db),
+    resends: recentResends(db),
   };
 }
 
@@ -117,5 +121,11 @@ export function formatOrdersListing(l: OrdersListing): string {
     );
   }
   out.push(`deliveries being written: ${l.deliveries.length - failed.length}`);
+  out.push(`codes sent again (\`orders resend\`), latest ${l.resends.length}:`);
+  for (const r of l.resends) {
+    out.push(
+      `  ${r.store} order ${r.orderId}  ${r.codes} code(s)  ${r.outcome === 'resent' ? 'sent to the buyer' : 'the merchant resends from the shop admin'}  by ${r.by} at ${t(r.at)}`,
+    );
+  }
   return out.join('\n');
 }

@@ -64,9 +64,9 @@ export class AdminClient {
   }
 
   /** An operator's decision about one order (`approve`, `reject`, `retry-delivery`, `abandon-delivery`). */
-  async decide(decision: OrderDecision, store: string, orderId: string): Promise<string> {
+  async decide(decision: OrderDecision, store: string, orderId: string, by: string): Promise<string> {
     return (
-      (await (await this.request('POST', `/admin/orders/${decision}`, { store, orderId })).json()) as {
+      (await (await this.request('POST', `/admin/orders/${decision}`, { store, orderId, by })).json()) as {
         message: string;
       }
     ).message;

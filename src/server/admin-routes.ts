@@ -97,7 +97,9 @@ export function adminRoutes(deps: AdminDeps): Route[] {
           // Between passes, so an operator's decision never races the pipeline; the decision
           // itself re-checks the order's state inside the transaction that acts on it.
           const decide = ORDER_DECISIONS[decision].run;
-          const message = await f.job.run({ poll: false }).then(() => decide(f.ctx, store, orderId));
+          // Who asked: the CLI names its user; any other caller (the dashboard) is the admin API.
+          const by = typeof parsed.body.by === 'string' ? parsed.body.by.slice(0, 80) : 'admin API';
+          const message = await f.job.run({ poll: false }).then(() => decide(f.ctx, store, orderId, by));
           f.kick();
           return { status: 200, json: { message } };
         },

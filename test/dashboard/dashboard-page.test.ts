@@ -32,6 +32,7 @@ function hostileView(): DashboardView {
     orders: {
       parked: [],
       inFlight: [],
+      resends: [],
       deliveries: [
         {
           id: 'd-1',

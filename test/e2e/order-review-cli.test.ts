@@ -90,6 +90,11 @@ describe('orders review / approve through the running daemon', () => {
     const first = notes.find((n) => n !== again);
     expect(again?.note).toBe(`${RESENT_LINE}\n${first?.note}`);
     expect(w.supplier.ledger().requests['POST /orders']).toBe(posts);
+    // Recorded, with who asked (the CLI's user, through the daemon's admin API) and when.
+    const listed = await w.cli('orders');
+    expect(listed.stdout).toMatch(
+      new RegExp(`${WOO_STORE} order ${order.id} +2 code\\(s\\) .* by cli: .+ at \\d{4}-`),
+    );
 
     const report = await w.cli('report', '--csv');
     expect(report.code).toBe(0);
