@@ -14,7 +14,13 @@ import { currentHolder } from './db/run-lock.js';
 import { formatDoctor, runDoctor, saleWouldGoThrough } from './doctor.js';
 import { AppError, ConfigError, describeSafeError, toSafeError, UsageError } from './errors.js';
 import { fileClaim } from './fulfillment/claims.js';
-import { costReport, type ReportGrouping, reportCsv, reportTable } from './fulfillment/cost-report.js';
+import {
+  costReport,
+  type ReportGrouping,
+  reportCsv,
+  reportRange,
+  reportTable,
+} from './fulfillment/cost-report.js';
 import { catalogView } from './fulfillment/fulfillment-job.js';
 import { ORDER_DECISIONS, type OrderDecision } from './fulfillment/order-decisions.js';
 import { formatReviewListing, reviewListing } from './fulfillment/order-review.js';
@@ -325,13 +331,7 @@ export function buildProgram(): Command {
       const loaded = load(cmd);
       if (!['order', 'sku', 'day'].includes(o.by)) throw new UsageError('--by: must be order, sku or day');
       const by = o.by as ReportGrouping;
-      const day = (s: string | undefined, flag: string, end: boolean) => {
-        if (s === undefined) return end ? Number.MAX_SAFE_INTEGER : 0;
-        const t = /^\d{4}-\d{2}-\d{2}$/.test(s) ? Date.parse(`${s}T00:00:00Z`) : Number.NaN;
-        if (Number.isNaN(t)) throw new UsageError(`${flag}: must be a date, YYYY-MM-DD`);
-        return end ? t + 86_400_000 : t;
-      };
-      const range = { from: day(o.from, '--from', false), to: day(o.to, '--to', true) };
+      const range = reportRange(o);
       const file = dbFile(loaded);
       if (!existsSync(file)) throw new UsageError(`no database at ${file} yet: nothing bought`);
       const db = openDb(file, { readonly: true });

@@ -1,13 +1,15 @@
 import type { Db } from '../db/open.js';
+import { UsageError } from '../errors.js';
 import { formatUsd } from '../money.js';
-import { formatSku, parseEntryKey } from '../sku.js';
+import { type EntryId, entryKey, formatSku, parseEntryKey } from '../sku.js';
 import { paidUsdCents } from './margin.js';
 
 /**
- * `psnb2b-sync report`: for each accepted supplier order, what it cost (the unit prices its 201
+ * `psnb2b-sync report`: for each accepted supplier order, what it cost (the unit prices it
  * charged), the shop revenue its codes served (what the buyers paid, in USD with
  * `catalog.pricing.fxRates`), the margin on what was served, and the codes left in the pool with
- * their cost. Integer cents throughout; read-only.
+ * their cost. A supplier order that failed is left out: its debit was credited back. Integer
+ * cents throughout; read-only.
  */
 
 export type ReportGrouping = 'order' | 'sku' | 'day';
@@ -43,6 +45,38 @@ interface UnitRow {
 const DAY_MS = 86_400_000;
 
 /**
+ * What the supplier charged per entry of an accepted order (its unit prices), recorded when we
+ * learn the order: its 201, or `orders resolve --supplier-order`. Inside the caller's transaction.
+ */
+export function recordCharges(
+  db: Db,
+  intentId: string,
+  items: readonly (EntryId & { unitPriceCents: number })[],
+  now: number,
+): void {
+  const charge = db.prepare(
+    'INSERT INTO supplier_charges (intent_id, entry_key, unit_cents, charged_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+  );
+  for (const i of items) charge.run(intentId, entryKey(i), i.unitPriceCents, now);
+}
+
+/** `--from` / `--to` (UTC days, `YYYY-MM-DD`, both inclusive) as [from, to) epoch ms; errors name the flag. */
+export function reportRange(o: { from?: string; to?: string }): { from: number; to: number } {
+  const day = (s: string | undefined, flag: string, fallback: number): number => {
+    if (s === undefined) return fallback;
+    const t = /^\d{4}-\d{2}-\d{2}$/.test(s) ? Date.parse(`${s}T00:00:00Z`) : Number.NaN;
+    // Date.parse rolls 2026-02-30 over to March: a real day prints back as itself.
+    if (Number.isNaN(t) || new Date(t).toISOString().slice(0, 10) !== s)
+      throw new UsageError(`${flag}: "${s}" is not a day; use YYYY-MM-DD (UTC)`);
+    return t;
+  };
+  const from = day(o.from, '--from', 0);
+  const to = o.to === undefined ? Number.MAX_SAFE_INTEGER : day(o.to, '--to', 0) + DAY_MS;
+  if (to <= from) throw new UsageError(`--to: ${o.to} is before --from ${o.from}`);
+  return { from, to };
+}
+
+/**
  * One row per unit bought: from its stored code when the codes are in (a pooled code has no line),
  * else from the purchase's allocations.
  */
@@ -55,7 +89,8 @@ function unitsBought(db: Db, from: number, to: number): UnitRow[] {
          SELECT pi.id AS intentId, pi.supplier_order_id AS supplierOrderId, sc.entry_key AS entryKey,
                 sc.unit_cents AS unitCents, sc.charged_at AS chargedAt
          FROM purchase_intents pi JOIN supplier_charges sc ON sc.intent_id = pi.id
-         WHERE pi.supplier_order_id IS NOT NULL AND sc.charged_at >= ? AND sc.charged_at < ?),
+         WHERE pi.supplier_order_id IS NOT NULL AND pi.supplier_status IS NOT 'failed'
+           AND sc.charged_at >= ? AND sc.charged_at < ?),
        units AS (
          SELECT c.intent_id AS intentId, c.entry_key AS entryKey, c.line AS line FROM codes c
          UNION ALL
@@ -148,8 +183,24 @@ function add(
   r.marginCents += paid - u.unitCents;
 }
 
-const HEAD = [
+/**
+ * The CSV header, an outside contract (spreadsheets address columns by it): the first column is
+ * named by the grouping (`supplier_order`, `sku`, `day`); amounts are USD with two decimals.
+ */
+export const CSV_HEADER = [
   'key',
+  'orders',
+  'units',
+  'cost_usd',
+  'revenue_usd',
+  'margin_usd',
+  'margin_percent',
+  'pooled',
+  'pooled_cost_usd',
+  'unpriced',
+] as const;
+
+const TABLE_HEAD = [
   'orders',
   'units',
   'cost',
@@ -161,17 +212,18 @@ const HEAD = [
   'unpriced',
 ];
 
-function cells(r: ReportRow): string[] {
+/** One row's cells; `usd` prints an amount (bare for the CSV, with its currency for the table). */
+function cells(r: ReportRow, usd: (cents: number) => string): string[] {
   return [
     r.key,
     String(r.orders),
     String(r.units),
-    formatUsd(r.costCents),
-    formatUsd(r.revenueCents),
-    formatUsd(r.marginCents),
+    usd(r.costCents),
+    usd(r.revenueCents),
+    usd(r.marginCents),
     r.marginPercent === null ? '' : r.marginPercent.toFixed(2),
     String(r.pooled),
-    formatUsd(r.pooledCostCents),
+    usd(r.pooledCostCents),
     String(r.unpriced),
   ];
 }
@@ -179,18 +231,19 @@ function cells(r: ReportRow): string[] {
 /** CSV, amounts in USD with two decimals; the last row is the totals. */
 export function reportCsv(report: { rows: ReportRow[]; totals: ReportRow }, by: ReportGrouping): string {
   const quote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-  const head = [by === 'order' ? 'supplier_order' : by, ...HEAD.slice(1)].map((h) => h.replace(/ /g, '_'));
-  const body = [...report.rows, report.totals].map((r) => cells(r).map(quote).join(','));
+  const head = [by === 'order' ? 'supplier_order' : by, ...CSV_HEADER.slice(1)];
+  const body = [...report.rows, report.totals].map((r) => cells(r, formatUsd).map(quote).join(','));
   return `${[head.join(','), ...body].join('\n')}\n`;
 }
 
 export function reportTable(report: { rows: ReportRow[]; totals: ReportRow }, by: ReportGrouping): string {
+  const withCurrency = (cents: number) => `${formatUsd(cents)} USD`;
   const rows = [
-    [by === 'order' ? 'supplier order' : by, ...HEAD.slice(1)],
-    ...[...report.rows, report.totals].map(cells),
+    [by === 'order' ? 'supplier order' : by, ...TABLE_HEAD],
+    ...[...report.rows, report.totals].map((r) => cells(r, withCurrency)),
   ];
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
   const line = (r: string[]) =>
     r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
-  return `${[...rows.map(line)].join('\n')}\n(amounts in USD; margin = revenue − cost of the units sold; pooled codes are bought, not yet sold)\n`;
+  return `${[...rows.map(line)].join('\n')}\n(margin = revenue − cost of the units sold; revenue is what buyers paid, converted with catalog.pricing.fxRates; pooled codes are bought, not yet sold)\n`;
 }

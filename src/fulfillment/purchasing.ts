@@ -16,6 +16,7 @@ import { entryKey } from '../sku.js';
 import type { ShopOrder } from '../storefront.js';
 import { region } from '../supplier/wire.js';
 import { recordBalance } from './balance-history.js';
+import { recordCharges } from './cost-report.js';
 import { fitOldestFirst } from './fit-oldest-first.js';
 import { type FulfillmentContext, LOG } from './fulfillment-context.js';
 import {
@@ -294,10 +295,7 @@ export async function send(ctx: FulfillmentContext, intentId: string, catalog: C
         resolveAlert(db, 'purchase-retrying', intent.id, now);
         // Margin at purchase, at the unit prices the supplier actually charged: never a silent loss.
         const charged = new Map(result.order.items.map((i) => [entryKey(i), i.unitPriceCents]));
-        const charge = db.prepare(
-          'INSERT INTO supplier_charges (intent_id, entry_key, unit_cents, charged_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
-        );
-        for (const [k, unit] of charged) charge.run(intent.id, k, unit, now);
+        recordCharges(db, intent.id, result.order.items, now);
         const bought = new Set(intentAllocations(db, intent.id).map((a) => a.line));
         const lines = [...bought].map((id) => lineById(db, id)).filter((l) => l !== undefined);
         alertLowMargins(db, lines, (k) => charged.get(k), ctx.settings.margin, now);

@@ -1,6 +1,7 @@
 import { resolveAlert } from '../alerts.js';
 import { type Db, immediate } from '../db/open.js';
 import { UsageError } from '../errors.js';
+import { recordCharges } from './cost-report.js';
 import type { FulfillmentContext } from './fulfillment-context.js';
 import {
   getIntent,
@@ -65,6 +66,8 @@ export async function resolveIntent(
           },
           now,
         );
+        // Its unit prices as the supplier reports them: the cost report counts it like any other.
+        recordCharges(db, intentId, order.items, now);
         clear();
       });
       return `intent ${intentId} now follows supplier order ${order.id} (${order.status})`;

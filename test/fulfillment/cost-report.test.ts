@@ -1,6 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SandboxEntry } from '../../fakes/psnb2b/sandbox-catalog.js';
-import { costReport, reportCsv } from '../../src/fulfillment/cost-report.js';
+import {
+  CSV_HEADER,
+  costReport,
+  reportCsv,
+  reportRange,
+  reportTable,
+} from '../../src/fulfillment/cost-report.js';
+import { catalogView } from '../../src/fulfillment/fulfillment-job.js';
+import { intentsIn } from '../../src/fulfillment/fulfillment-ledger.js';
+import { ordersStatus } from '../../src/fulfillment/orders-report.js';
+import { resolveIntent } from '../../src/fulfillment/resolve-intent.js';
 import { formatSku } from '../../src/sku.js';
 import { type FulfillmentWorld, startFulfillmentWorld } from '../helpers/fulfillment-world.js';
 
@@ -65,8 +75,8 @@ describe('report', () => {
     const rows = csv.slice(1, -1).map((r) => r.split(','));
     const total = (csv.at(-1) as string).split(',');
     expect(total[0]).toBe('total');
-    expect(rows.reduce((s, r) => s + cents(r[col('cost')] as string), 0)).toBe(debits);
-    expect(cents(total[col('cost')] as string)).toBe(debits);
+    expect(rows.reduce((s, r) => s + cents(r[col('cost_usd')] as string), 0)).toBe(debits);
+    expect(cents(total[col('cost_usd')] as string)).toBe(debits);
     expect(new Set(rows.map((r) => r[0])).size).toBe(rows.length);
     expect(
       world.supplier
@@ -81,7 +91,7 @@ describe('report', () => {
       marginCents: 6_500 - debits,
       pooled: 0,
     });
-    expect(total[col('margin_%')]).toBe(((100 * (6_500 - debits)) / 6_500).toFixed(2));
+    expect(total[col('margin_percent')]).toBe(((100 * (6_500 - debits)) / 6_500).toFixed(2));
 
     const bySku = costReport(world.runtime.db, {
       from: 0,
@@ -107,4 +117,95 @@ describe('report', () => {
       }).rows,
     ).toEqual([]);
   });
+
+  it('a supplier order that failed once paid (its debit credited back) is not in the report; the CSV still adds up to the debits', async () => {
+    w = await startFulfillmentWorld({ supplier: { startingBalanceCents: STARTING_BALANCE } });
+    const world = w;
+    world.supplier.failNextOrders(1, 'paid');
+    world.shop.placeOrder({ lines: [{ sku: world.skus[0] as string, quantity: 2 }] });
+    await world.until(() => world.supplier.ledger().orders.some((o) => o.status === 'failed'), 'one failed');
+    await world.until(
+      () => ordersStatus(world.runtime.db).orders.delivered === 1,
+      'bought again and delivered',
+    );
+    const debits = STARTING_BALANCE - world.supplier.ledger().balanceCents;
+    const csv = csvOf(world);
+    expect(csv.rows).toHaveLength(1);
+    expect(csv.sum('cost_usd')).toBe(debits);
+    expect(csv.total('units')).toBe('2');
+  });
+
+  it('an order settled by `orders resolve --supplier-order` is costed as the supplier charged it', async () => {
+    w = await startFulfillmentWorld({
+      honoursIdempotencyKeys: false,
+      supplier: { startingBalanceCents: STARTING_BALANCE },
+    });
+    const world = w;
+    world.supplier.injectFault('commitThenReset', { count: 1 });
+    world.shop.placeOrder({ lines: [{ sku: world.skus[0] as string, quantity: 1 }] });
+    await world.until(() => intentsIn(world.runtime.db, 'parked').length === 1, 'parked');
+    const [order] = world.supplier.ledger().orders;
+    const [intent] = intentsIn(world.runtime.db, 'parked');
+    await resolveIntent(
+      world.f.ctx,
+      intent?.id as string,
+      { kind: 'supplier-order', supplierOrderId: order?.id as string },
+      catalogView(world.f.ctx),
+    );
+    await world.until(() => ordersStatus(world.runtime.db).orders.delivered === 1, 'delivered');
+    const debits = STARTING_BALANCE - world.supplier.ledger().balanceCents;
+    expect(debits).toBeGreaterThan(0);
+    expect(csvOf(world).sum('cost_usd')).toBe(debits);
+  });
+
+  it('prints money with its currency; the CSV header is stable', async () => {
+    w = await startFulfillmentWorld({ supplier: { startingBalanceCents: STARTING_BALANCE } });
+    const world = w;
+    world.shop.placeOrder({ lines: [{ sku: world.skus[0] as string, quantity: 1 }] });
+    await world.until(() => ordersStatus(world.runtime.db).orders.delivered === 1, 'delivered');
+    const report = costReport(world.runtime.db, { ...ALL, by: 'day' });
+    expect(reportCsv(report, 'day').split('\n')[0]).toBe(
+      'day,orders,units,cost_usd,revenue_usd,margin_usd,margin_percent,pooled,pooled_cost_usd,unpriced',
+    );
+    expect(CSV_HEADER.slice(1)).toEqual(reportCsv(report, 'order').split('\n')[0]?.split(',').slice(1));
+    const table = reportTable(report, 'day');
+    const cost = (STARTING_BALANCE - world.supplier.ledger().balanceCents) / 100;
+    expect(table).toContain(`${cost.toFixed(2)} USD`);
+  });
 });
+
+describe('report --from / --to', () => {
+  it('days are UTC and inclusive; a bad value names its flag', () => {
+    expect(reportRange({ from: '2026-12-01', to: '2026-12-01' })).toEqual({
+      from: Date.UTC(2026, 11, 1),
+      to: Date.UTC(2026, 11, 2),
+    });
+    expect(reportRange({})).toEqual({ from: 0, to: Number.MAX_SAFE_INTEGER });
+    expect(() => reportRange({ from: '2026-13-01' })).toThrow(/^--from: /);
+    expect(() => reportRange({ from: '2026-02-30' })).toThrow(/^--from: .*YYYY-MM-DD/);
+    expect(() => reportRange({ to: 'yesterday' })).toThrow(/^--to: /);
+    expect(() => reportRange({ from: '2026-12-02', to: '2026-12-01' })).toThrow(/^--to: .*before --from/);
+  });
+});
+
+const ALL = { from: 0, to: Number.MAX_SAFE_INTEGER, fxRates: {}, skuTemplate: 'PSN-{region}-{denomination}' };
+
+/** `report --by order --csv` of the world, read as a spreadsheet would. */
+function csvOf(world: FulfillmentWorld) {
+  const lines = reportCsv(costReport(world.runtime.db, { ...ALL, by: 'order' }), 'order')
+    .trim()
+    .split('\n');
+  const header = (lines[0] as string).split(',');
+  const rows = lines.slice(1, -1).map((r) => r.split(','));
+  const totals = (lines.at(-1) as string).split(',');
+  const col = (name: string) => {
+    const i = header.indexOf(name);
+    if (i < 0) throw new Error(`no column ${name} in ${header.join(',')}`);
+    return i;
+  };
+  return {
+    rows,
+    sum: (name: string) => rows.reduce((s, r) => s + cents(r[col(name)] as string), 0),
+    total: (name: string) => totals[col(name)],
+  };
+}
