@@ -1,5 +1,6 @@
 import { ShopifyStorefront } from '../adapters/shopify/shopify-adapter.js';
 import { WooCommerceStorefront } from '../adapters/woocommerce/woocommerce-adapter.js';
+import { wooStoreSchema } from '../config/schema.js';
 import { formatSku } from '../config/sku-template.js';
 import { generateSandboxCatalog, type SandboxEntry } from '../fakes/psnb2b/sandbox-catalog.js';
 import type { FakeShopify } from '../fakes/shopify/fake-shopify.js';
@@ -53,17 +54,14 @@ export function benchWooStore(
   ctx: Partial<StorefrontContext> = {},
 ): WooCommerceStorefront {
   return new WooCommerceStorefront(
-    {
+    // The config's own defaults (timeout, concurrency, unpaid methods), as a user's store gets them.
+    wooStoreSchema.parse({
       name: 'bench-woo',
       type: 'woocommerce',
       url: fake.url,
       consumerKey: fake.consumerKey,
       consumerSecret: fake.consumerSecret,
-      weight: 1,
-      unpaidMethods: ['cod'],
-      timeoutMs: 30_000,
-      concurrency: 2,
-    },
+    }),
     { log: silentLogger(), cache: new MapSkuCache(), missingRecheckMs: 600_000, now: Date.now, ...ctx },
   );
 }

@@ -8,11 +8,11 @@ import {
   reportTable,
 } from '../../src/fulfillment/cost-report.js';
 import { catalogView } from '../../src/fulfillment/fulfillment-job.js';
-import { intentsIn } from '../../src/fulfillment/fulfillment-ledger.js';
 import { ordersStatus } from '../../src/fulfillment/orders-report.js';
 import { resolveIntent } from '../../src/fulfillment/resolve-intent.js';
 import { formatSku } from '../../src/sku.js';
 import { type FulfillmentWorld, startFulfillmentWorld } from '../helpers/fulfillment-world.js';
+import { parkedPurchase } from '../helpers/parked-purchase.js';
 
 /**
  * `report`: per supplier order its cost, the revenue it served, margin; the CSV adds up to what
@@ -141,15 +141,11 @@ describe('report', () => {
       supplier: { startingBalanceCents: STARTING_BALANCE },
     });
     const world = w;
-    world.supplier.injectFault('commitThenReset', { count: 1 });
-    world.shop.placeOrder({ lines: [{ sku: world.skus[0] as string, quantity: 1 }] });
-    await world.until(() => intentsIn(world.runtime.db, 'parked').length === 1, 'parked');
-    const [order] = world.supplier.ledger().orders;
-    const [intent] = intentsIn(world.runtime.db, 'parked');
+    const { intent, supplierOrderId } = await parkedPurchase(world, 1);
     await resolveIntent(
       world.f.ctx,
-      intent?.id as string,
-      { kind: 'supplier-order', supplierOrderId: order?.id as string },
+      intent.id,
+      { kind: 'supplier-order', supplierOrderId },
       catalogView(world.f.ctx),
     );
     await world.until(() => ordersStatus(world.runtime.db).orders.delivered === 1, 'delivered');

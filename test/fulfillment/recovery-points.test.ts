@@ -18,6 +18,7 @@ import {
   startFulfillmentWorld,
   type WorldOptions,
 } from '../helpers/fulfillment-world.js';
+import { parkedPurchase } from '../helpers/parked-purchase.js';
 
 /**
  * One test per recovery point: a row is seeded *at* that point (as a crash would leave it), the
@@ -123,18 +124,14 @@ describe('recovery points', () => {
   it('unknown outcome where the supplier did commit: parked, then followed by --supplier-order, bought once', async () => {
     w = await startFulfillmentWorld({ honoursIdempotencyKeys: false });
     const world = w;
-    world.supplier.injectFault('commitThenReset', { count: 1 });
-    world.shop.placeOrder({ lines: [{ sku: world.skus[0] as string, quantity: 2 }] });
-    await world.until(() => intentsIn(world.runtime.db, 'parked').length === 1, 'parked');
-    const [order] = world.supplier.ledger().orders;
-    const [intent] = intentsIn(world.runtime.db, 'parked');
-    expect(order?.reference).toBe(intent?.idempotencyKey);
+    const { intent, supplierOrderId, reference } = await parkedPurchase(world, 2);
+    expect(reference).toBe(intent.idempotencyKey);
     await world.pass();
     expect(world.supplier.ledger().orders).toHaveLength(1);
     await resolveIntent(
       world.f.ctx,
-      intent?.id as string,
-      { kind: 'supplier-order', supplierOrderId: order?.id as string },
+      intent.id,
+      { kind: 'supplier-order', supplierOrderId },
       catalogView(world.f.ctx),
     );
     await world.until(() => delivered(world) === 1, 'delivered');

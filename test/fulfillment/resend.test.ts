@@ -26,17 +26,23 @@ const resends = (world: FulfillmentWorld) =>
 const deliveryStates = (world: FulfillmentWorld) =>
   (world.runtime.db.prepare('SELECT state FROM deliveries').all() as { state: string }[]).map((d) => d.state);
 
+/** A WooCommerce order of `quantity` codes, bought and delivered (its status `completed`). */
+async function deliveredWooOrder(quantity: number) {
+  w = await startFulfillmentWorld({ withWooCommerce: true });
+  const world = w;
+  const woo = world.woo;
+  if (!woo) throw new Error('no WooCommerce store');
+  const e = world.supplier.catalog()[0] as SandboxEntry;
+  world.supplier.setQty(e.region, e.denomination, 100);
+  await world.runtime.job.run({});
+  const order = woo.placeOrder({ lines: [{ sku: skuOf(e), quantity }], paid: true });
+  await world.until(() => woo.orderStatus(order.id) === 'completed', 'delivered');
+  return { world, woo, order };
+}
+
 describe('orders resend', () => {
   it('WooCommerce: a new customer note with the same codes and marker plus a "resent" line; nothing bought; later passes add nothing', async () => {
-    w = await startFulfillmentWorld({ withWooCommerce: true });
-    const world = w;
-    const woo = world.woo;
-    if (!woo) throw new Error('no WooCommerce store');
-    const e = world.supplier.catalog()[0] as SandboxEntry;
-    world.supplier.setQty(e.region, e.denomination, 100);
-    await world.runtime.job.run({});
-    const order = woo.placeOrder({ lines: [{ sku: skuOf(e), quantity: 2 }], paid: true });
-    await world.until(() => woo.orderStatus(order.id) === 'completed', 'delivered');
+    const { world, woo, order } = await deliveredWooOrder(2);
     const bought = posts(world);
     const [first] = woo.notesOf(order.id, { customer: true });
     if (!first) throw new Error('no delivery note');
@@ -79,15 +85,7 @@ describe('orders resend', () => {
   });
 
   it('WooCommerce: a restart after a resend neither delivers again nor parks or holds; the resend shows in `orders` with who and when; no code in the logs', async () => {
-    w = await startFulfillmentWorld({ withWooCommerce: true });
-    const world = w;
-    const woo = world.woo;
-    if (!woo) throw new Error('no WooCommerce store');
-    const e = world.supplier.catalog()[0] as SandboxEntry;
-    world.supplier.setQty(e.region, e.denomination, 100);
-    await world.runtime.job.run({});
-    const order = woo.placeOrder({ lines: [{ sku: skuOf(e), quantity: 2 }], paid: true });
-    await world.until(() => woo.orderStatus(order.id) === 'completed', 'delivered');
+    const { world, woo, order } = await deliveredWooOrder(2);
     const bought = posts(world);
     await resendCodes(world.f.ctx, 'shop-w', String(order.id), 'cli: alice');
 
