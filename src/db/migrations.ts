@@ -489,7 +489,7 @@ export const MIGRATIONS: readonly string[] = [
     requested_at INTEGER NOT NULL
   ) STRICT;
   `,
-  // 14: what the supplier charged, per entry of each accepted order (its 201's unitPrice), for the
+  // 15: what the supplier charged, per entry of each accepted order (its 201's unitPrice), for the
   // cost and margin report. See src/fulfillment/cost-report.ts.
   `
   CREATE TABLE supplier_charges (

@@ -1,7 +1,8 @@
+import { type EntryId, formatSku } from '../../config/sku-template.js';
 import type { Db } from '../db/open.js';
 import { UsageError } from '../errors.js';
 import { formatUsd } from '../money.js';
-import { type EntryId, entryKey, formatSku, parseEntryKey } from '../sku.js';
+import { entryKey, parseEntryKey } from '../sku.js';
 import { paidUsdCents } from './margin.js';
 
 /**

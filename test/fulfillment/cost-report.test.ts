@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { formatSku } from '../../config/sku-template.js';
 import type { SandboxEntry } from '../../fakes/psnb2b/sandbox-catalog.js';
 import {
   CSV_HEADER,
@@ -10,7 +11,6 @@ import {
 import { catalogView } from '../../src/fulfillment/fulfillment-job.js';
 import { ordersStatus } from '../../src/fulfillment/orders-report.js';
 import { resolveIntent } from '../../src/fulfillment/resolve-intent.js';
-import { formatSku } from '../../src/sku.js';
 import { type FulfillmentWorld, startFulfillmentWorld } from '../helpers/fulfillment-world.js';
 import { parkedPurchase } from '../helpers/parked-purchase.js';
 

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { formatSku } from '../../config/sku-template.js';
 import type { SandboxEntry } from '../../fakes/psnb2b/sandbox-catalog.js';
 import { abandonDelivery } from '../../src/fulfillment/delivery-decisions.js';
 import { RESENT_LINE } from '../../src/fulfillment/delivery-text.js';
 import { intentsIn } from '../../src/fulfillment/fulfillment-ledger.js';
 import { formatOrdersListing, ordersListing, ordersStatus } from '../../src/fulfillment/orders-report.js';
 import { resendCodes } from '../../src/fulfillment/resend.js';
-import { formatSku } from '../../src/sku.js';
 import { type FulfillmentWorld, startFulfillmentWorld } from '../helpers/fulfillment-world.js';
 
 /**
