@@ -345,7 +345,9 @@ export class WooCommerceStorefront implements Storefront {
     for (const r of resolved) {
       const endpoint =
         r.ref.parentId === null ? 'products/batch' : `products/${r.ref.parentId}/variations/batch`;
-      byEndpoint.set(endpoint, [...(byEndpoint.get(endpoint) ?? []), r]);
+      const group = byEndpoint.get(endpoint);
+      if (group) group.push(r);
+      else byEndpoint.set(endpoint, [r]);
     }
     const calls: Promise<Resolved[]>[] = [];
     for (const [endpoint, items] of byEndpoint) {
