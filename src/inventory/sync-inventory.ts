@@ -7,7 +7,7 @@ import { entryKey, type SkuMapping, skuKey } from '../sku.js';
 import type { CallCounts, Storefront } from '../storefront.js';
 import { advanceCheckpoint, loadCheckpoint, loadPriceCheckpoint } from './checkpoints.js';
 import { decideAfterRecheck, type GuardSettings, judgePull } from './destructive-guard.js';
-import { type PlannedPush, planStockPushes } from './plan-stock-pushes.js';
+import { type PlanInput, type PlannedPush, planStockPushes } from './plan-stock-pushes.js';
 import { type PriceRules, shopPriceCents } from './shop-price.js';
 import { countChanges, loadSnapshot, mergePull, type PulledEntry, saveSnapshot } from './snapshot-store.js';
 import { capPull, liftShortfalls, shortfalls } from './supplier-shortfalls.js';
@@ -293,20 +293,10 @@ async function syncStore(
   now: () => number,
 ): Promise<StoreReport> {
   const pricing = deps.catalog.pricing;
-  const currency = pricing?.currencies.get(store.name) ?? 'USD';
-  const priceCents = new Map(entries.map((e) => [entryKey(e), e.priceCents]));
   const plan = planStockPushes({
     entries,
     checkpoint: loadCheckpoint(deps.db, store.name),
-    ...(pricing && {
-      prices: {
-        of: (e, sku) => {
-          const cents = shopPriceCents(priceCents.get(entryKey(e)) ?? 0, sku, currency, pricing.rules);
-          return cents === null ? null : formatCents(cents);
-        },
-        checkpoint: loadPriceCheckpoint(deps.db, store.name),
-      },
-    }),
+    ...(pricing && { prices: storePrices(deps.db, store.name, entries, pricing) }),
     mapping: deps.catalog.mapping,
     reserve: deps.catalog.reserve,
     allocation: deps.catalog.allocation,
@@ -376,8 +366,26 @@ async function syncStore(
       component: 'inventory',
       store: store.name,
     });
-    return { ...empty, failed: plan.length, error, unreachable: true };
+    return { ...empty, failed: empty.planned, error, unreachable: true };
   }
+}
+
+/** With `catalog.pricing` on: the price text of each SKU in this store, and what it last acknowledged. */
+function storePrices(
+  db: Db,
+  store: string,
+  entries: ReturnType<typeof mergePull>,
+  pricing: NonNullable<CatalogSettings['pricing']>,
+): NonNullable<PlanInput['prices']> {
+  const currency = pricing.currencies.get(store) ?? 'USD';
+  const priceCents = new Map(entries.map((e) => [entryKey(e), e.priceCents]));
+  return {
+    of: (e, sku) => {
+      const cents = shopPriceCents(priceCents.get(entryKey(e)) ?? 0, sku, currency, pricing.rules);
+      return cents === null ? null : formatCents(cents);
+    },
+    checkpoint: loadPriceCheckpoint(db, store),
+  };
 }
 
 /** A dry run reads what the store shows for every SKU it would write; it writes nothing anywhere. */
