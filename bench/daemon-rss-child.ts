@@ -1,3 +1,5 @@
+// First, as in the CLI: V8 tuned for a small heap before anything else loads.
+import '../src/small-heap.js';
 import { parseConfig } from '../src/config-file.js';
 import { silentLogger } from '../src/log.js';
 import { openRuntime } from '../src/main.js';

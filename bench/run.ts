@@ -34,6 +34,14 @@ const FAST_RATE = 20_000;
 const RSS_SKUS = 10_000;
 const RSS_SHOPS = 3;
 const RSS_CYCLES = 3;
+/** Peak RSS moves with when V8 happens to collect: every run is shown, and the goal holds for the highest. */
+const RSS_RUNS = 3;
+
+async function daemonRssRuns(): Promise<DaemonRssResult[]> {
+  const runs: DaemonRssResult[] = [];
+  for (let i = 0; i < RSS_RUNS; i++) runs.push(await benchDaemonRss(RSS_SKUS, RSS_SHOPS, RSS_CYCLES));
+  return runs;
+}
 /** Catalogue size of the price part (section 7). */
 const PRICE_SKUS = 1_000;
 
@@ -50,7 +58,8 @@ function replaceSection(n: number, section: string[]): void {
   log(`replaced section ${n} of ${RESULTS}`);
 }
 
-function memorySection(planner: PlannerResult, rss: DaemonRssResult): string[] {
+function memorySection(planner: PlannerResult, runs: DaemonRssResult[]): string[] {
+  const rss = runs[0] as DaemonRssResult;
   return [
     "## 3. Planner (pure `planStockPushes`) at 100,000 entries, and the daemon's memory",
     '',
@@ -60,11 +69,14 @@ function memorySection(planner: PlannerResult, rss: DaemonRssResult): string[] {
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     `| ${fmt(planner.entries)} | ${fmt(planner.planned)} | ${ms(planner.medianMs)} | ${ms(planner.cpuMedianMs)} | ${ms(planner.firstMs)} | ${ms(planner.fullMedianMs)} (${fmt(planner.fullPlanned)}) | ${fmt(planner.inputHeapBytes / MB, 1)} MB | ${fmt(planner.planHeapBytes / MB, 1)} MB | ${fmt(planner.peakHeapBytes / MB, 1)} MB | ${fmt(planner.maxRssBytes / MB, 1)} MB |`,
     '',
-    `The daemon's process as \`run\` composes it (\`openRuntime\`, real SQLite file, real clients; no fake loaded), with ${fmt(rss.skus)} SKUs in each of ${rss.shops} WooCommerce shops served from another process: the first push (every SKU resolved and written), then cycles with the supplier catalogue drifting. Goal: < 150 MB.`,
+    `The daemon's process as \`run\` composes it (\`openRuntime\`, real SQLite file, real clients; no fake loaded), with ${fmt(rss.skus)} SKUs in each of ${rss.shops} WooCommerce shops served from another process: the first push (every SKU resolved and written), then cycles with the supplier catalogue drifting. ${RSS_RUNS} runs, each in a fresh process. V8 runs with \`--optimize-for-size\`, set by \`src/small-heap.ts\` (the CLI's first import). Goal: < 150 MB.`,
     '',
-    '| SKUs × shops | cycles | SKUs acknowledged per cycle | RSS at start (runtime open) | peak RSS |',
-    '|---:|---:|---|---:|---:|',
-    `| ${fmt(rss.skus)} × ${rss.shops} | ${rss.cycles} | ${rss.acknowledged.map((n) => fmt(n)).join(', ')} | ${fmt(rss.idleRssBytes / MB, 1)} MB | **${fmt(rss.maxRssBytes / MB, 1)} MB** |`,
+    '| run | SKUs × shops | cycles | SKUs acknowledged per cycle | RSS at start (runtime open) | peak RSS |',
+    '|---:|---:|---:|---|---:|---:|',
+    ...runs.map(
+      (r, i) =>
+        `| ${i + 1} | ${fmt(r.skus)} × ${r.shops} | ${r.cycles} | ${r.acknowledged.map((n) => fmt(n)).join(', ')} | ${fmt(r.idleRssBytes / MB, 1)} MB | **${fmt(r.maxRssBytes / MB, 1)} MB** |`,
+    ),
     '',
   ];
 }
@@ -73,7 +85,7 @@ async function memoryOnly(): Promise<void> {
   log('planner…');
   const planner = await benchPlanner(100_000);
   log('daemon memory…');
-  const rss = await benchDaemonRss(RSS_SKUS, RSS_SHOPS, RSS_CYCLES);
+  const rss = await daemonRssRuns();
   replaceSection(3, memorySection(planner, rss));
 }
 
@@ -98,7 +110,7 @@ async function main(): Promise<void> {
   log('planner…');
   const planner = await benchPlanner(100_000);
   log('daemon memory…');
-  const rss = await benchDaemonRss(RSS_SKUS, RSS_SHOPS, RSS_CYCLES);
+  const rss = await daemonRssRuns();
   log('supplier calls…');
   const supplier = await benchSupplierCalls(200, quick ? 5 : 12);
   log('fulfillment throughput…');
