@@ -77,6 +77,7 @@ export function benchShopifyStore(fake: FakeShopify): ShopifyStorefront {
       apiSecretKey: 'shpss_bench_0123456789abcdef',
       weight: 1,
       timeoutMs: 60_000,
+      concurrency: 4,
     },
     { log: silentLogger(), cache: new MapSkuCache(), missingRecheckMs: 600_000, now: Date.now },
   );

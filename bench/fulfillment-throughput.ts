@@ -12,6 +12,7 @@ import { SANDBOX_ENDPOINTS, type SandboxEndpoint, SandboxSupplier } from '../fak
 import { FakeWooCommerce } from '../fakes/woocommerce/fake-woocommerce.js';
 import { migrate, openDb } from '../src/db/open.js';
 import { sqliteSkuCache } from '../src/db/sku-cache-table.js';
+import { bulkPacingMs } from '../src/fulfillment/batch-pacing.js';
 import { CodeVault, parseCodesKey } from '../src/fulfillment/code-vault.js';
 import type { FulfillmentContext } from '../src/fulfillment/fulfillment-context.js';
 import { runPass } from '../src/fulfillment/fulfillment-job.js';
@@ -219,12 +220,14 @@ export async function runFulfillmentThroughput(o: FulfillmentRunOptions): Promis
     mapping: { template: SKU_TEMPLATE, overrides: {} },
     settings: {
       batchWindowMs: BATCH_WINDOW_MS,
+      bulkIntervalMs: bulkPacingMs(LIMITS.bulk),
       minBalanceCents: 0,
       maxWaitMs: MAX_WAIT_MS,
       honoursIdempotencyKeys: false,
       maxQtyPerItem: 1000,
       limits: spendingLimits(limitsSchema.parse({})),
       margin: { minMarginPercent: 0, onLowMargin: 'alert', fxRates: {} },
+      lanes: new Map([[STORE, storeConfig.concurrency]]),
     },
     log,
     now: clock.now,

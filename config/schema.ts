@@ -68,8 +68,11 @@ export const wooStoreSchema = z.strictObject({
   /** Payment methods whose orders are never treated as paid (cash is collected after delivery). */
   unpaidMethods: z.array(z.string()).default(['cod']),
   timeoutMs: z.number().int().min(100).max(300_000).default(30_000),
-  /** Concurrent requests to this store (one queue per store, shared by every job). */
-  concurrency: z.number().int().min(1).max(8).default(2),
+  /**
+   * Orders delivered side by side in this store, and requests in flight to it (one queue per
+   * store, shared by every job). A real WooCommerce serves a few requests at once (PHP workers).
+   */
+  concurrency: z.number().int().min(1).max(16).default(4),
   /** The currency the store sells in (for catalog.pricing); default catalog.pricing.currency. */
   currency: currencyCode.optional(),
 });
@@ -84,6 +87,8 @@ export const shopifyStoreSchema = z.strictObject({
   locationId: z.string().optional(),
   weight: z.number().min(0).max(1).default(1),
   timeoutMs: z.number().int().min(100).max(300_000).default(30_000),
+  /** Orders delivered side by side in this store (its query-cost bucket paces the requests). */
+  concurrency: z.number().int().min(1).max(16).default(4),
   /** The currency the store sells in (for catalog.pricing); default catalog.pricing.currency. */
   currency: currencyCode.optional(),
 });

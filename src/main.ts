@@ -7,6 +7,7 @@ import { type Db, migrate, openDb, openScratchCopy } from './db/open.js';
 import { acquireRunLock, type LockOwner, releaseRunLock } from './db/run-lock.js';
 import { sqliteSkuCache } from './db/sku-cache-table.js';
 import { ConfigError, DatabaseError, describeSafeError, toSafeError } from './errors.js';
+import { bulkPacingMs } from './fulfillment/batch-pacing.js';
 import { CodeVault, parseCodesKey } from './fulfillment/code-vault.js';
 import type { FulfillmentContext } from './fulfillment/fulfillment-context.js';
 import { type PassReport, runPass } from './fulfillment/fulfillment-job.js';
@@ -286,6 +287,7 @@ function buildFulfillment(
     mapping: { template: config.catalog.skuTemplate, overrides: config.catalog.skuOverrides },
     settings: {
       batchWindowMs: config.fulfillment.batchWindowSeconds * 1000,
+      bulkIntervalMs: bulkPacingMs(config.supplier.ordersPerMinute),
       minBalanceCents: usdToCents(config.fulfillment.minBalanceUsd, 'fulfillment.minBalanceUsd'),
       maxWaitMs: config.fulfillment.maxWaitMinutes * 60_000,
       honoursIdempotencyKeys: config.supplier.honoursIdempotencyKeys,
@@ -296,6 +298,7 @@ function buildFulfillment(
         onLowMargin: config.fulfillment.onLowMargin,
         fxRates: config.catalog.pricing.fxRates,
       },
+      lanes: new Map(config.storefronts.map((s) => [s.name, s.concurrency])),
     },
     log,
     now: Date.now,

@@ -1,11 +1,14 @@
 /**
  * A small FIFO queue that runs at most `concurrency` tasks at once. One per store, shared by
  * every job of the process (stock pushes, order polling, deliveries), so a store never sees
- * more concurrent requests than its config allows.
+ * more concurrent requests than its config allows — and when the store says "slow down" (429,
+ * 503), the whole lane waits, not just the request that was told.
  */
 export class RequestQueue {
   readonly concurrency: number;
   private running = 0;
+  /** No task starts before this instant (epoch ms). */
+  private pausedUntil = 0;
   private readonly waiting: (() => void)[] = [];
 
   constructor(concurrency: number) {
@@ -23,6 +26,11 @@ export class RequestQueue {
     return this.waiting.length;
   }
 
+  /** Holds every task not yet started for `ms` (a later, shorter pause never shortens it). */
+  pauseFor(ms: number): void {
+    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms);
+  }
+
   async run<T>(task: () => Promise<T>): Promise<T> {
     if (this.running >= this.concurrency) {
       await new Promise<void>((resolve) => this.waiting.push(resolve));
@@ -30,6 +38,10 @@ export class RequestQueue {
       this.running++;
     }
     try {
+      // A pause may begin, or grow, while we wait: look again after each wait.
+      for (let wait = this.pausedUntil - Date.now(); wait > 0; wait = this.pausedUntil - Date.now()) {
+        await new Promise((r) => setTimeout(r, wait));
+      }
       return await task();
     } finally {
       // Hand the slot straight to the next waiter, so `running` never dips and lets a newcomer jump the line.

@@ -245,7 +245,10 @@ export class WooCommerceClient {
           attempt,
         });
         const backoff = Math.random() * Math.min(this.retry.maxMs, this.retry.baseMs * 2 ** (attempt - 1));
-        await this.sleep(Math.min(this.retry.maxMs, Math.max(backoff, waitMs ?? 0)));
+        const wait = Math.min(this.retry.maxMs, Math.max(backoff, waitMs ?? 0));
+        // The store asks us to slow down: every job's requests to it wait too, not only this retry.
+        if (error.status === 429 || error.status === 503) this.queue.pauseFor(wait);
+        await this.sleep(wait);
       }
     }
   }

@@ -1111,6 +1111,8 @@ export interface RecordedRequest {
   /** The matched route pattern (`products/:id`), or the raw path when nothing matched. */
   route: string;
   status: number;
+  /** When it was answered (our clock, ms). */
+  at: number;
 }
 
 /** `false` = up; `'503'` = every request gets a 503 page; `'refuse'` = the listener is closed. */
@@ -1160,6 +1162,8 @@ export class FakeWooCommerce {
   private readonly sockets = new Set<Socket>();
   private server: http.Server | undefined;
   private downMode: DownMode = false;
+  /** Until then every request is refused 429 with `Retry-After` (a host's rate limiter). */
+  private throttledUntil = 0;
 
   constructor(opts: FakeWooCommerceOptions = {}) {
     this.host = opts.host ?? '127.0.0.1';
@@ -1335,6 +1339,11 @@ export class FakeWooCommerce {
     return this.downMode;
   }
 
+  /** For the next `ms`, every request is answered 429 with `Retry-After` (whole seconds left). */
+  throttleFor(ms: number): void {
+    this.throttledUntil = Date.now() + ms;
+  }
+
   /** Batch items touching these SKUs fail with a per-item error (HTTP 200 overall). */
   failItems(
     skus: string[],
@@ -1412,7 +1421,22 @@ export class FakeWooCommerce {
     const rel = url.pathname.startsWith(WC_PREFIX) ? url.pathname.slice(WC_PREFIX.length) : url.pathname;
     const match = url.pathname.startsWith(WC_PREFIX) ? this.match(method, rel) : undefined;
     // Every request is recorded, refused or not: the counters are what a benchmark compares.
-    const record = (status: number) => this.log.push({ method, route: match?.route.pattern ?? rel, status });
+    const record = (status: number) =>
+      this.log.push({ method, route: match?.route.pattern ?? rel, status, at: Date.now() });
+    const throttledMs = this.throttledUntil - Date.now();
+    if (throttledMs > 0) {
+      record(429);
+      send(
+        429,
+        {
+          code: 'rate_limit_exceeded',
+          message: 'Too many requests. Please wait and try again.',
+          data: { status: 429 },
+        },
+        { 'Retry-After': String(Math.ceil(throttledMs / 1000)) },
+      );
+      return;
+    }
     if (this.downMode === '503') {
       record(503);
       res.writeHead(503, {

@@ -52,13 +52,9 @@ type StoreWithOrders = Storefront & { orders: ShopOrders };
 export const deliveryBackoffMs = (attempts: number) =>
   Math.min(MAX_BACKOFF_MS, 5_000 * 2 ** Math.min(attempts, 10));
 
-/** Creates a delivery for every order with codes to deliver; returns the orders just read, by delivery. */
-export async function startDeliveries(
-  ctx: FulfillmentContext,
-  knownEntries: () => ReadonlySet<string>,
-): Promise<Map<string, ShopOrder>> {
-  const { db } = ctx;
-  const ready = db
+/** Orders with codes to deliver and no delivery under way. */
+function readyOrders(ctx: FulfillmentContext): { store: string; orderId: string }[] {
+  return ctx.db
     .prepare(
       `SELECT DISTINCT l.store, l.order_id AS orderId FROM shop_lines l JOIN codes c ON c.line = l.id
        WHERE c.delivered_at IS NULL AND c.delivery_id IS NULL AND l.state IN (${inList(OWED_LINE_POINTS)})
@@ -66,54 +62,110 @@ export async function startDeliveries(
                            AND d.state NOT IN (${inList(terminalPoints('delivery'))}))`,
     )
     .all() as { store: string; orderId: string }[];
-  const started = new Map<string, ShopOrder>();
-  for (const { store: storeName, orderId } of ready) {
-    const store = ctx.stores.get(storeName);
-    if (!store || ctx.unreachable.has(storeName)) continue;
-    let order: Awaited<ReturnType<typeof store.orders.getOrder>>;
-    try {
-      // Right before delivering: a refund or cancellation sends the codes to the pool instead.
-      order = await store.orders.getOrder(orderId);
-    } catch (e) {
-      ctx.unreachable.add(storeName);
-      ctx.log.warn(
-        `order ${orderId}: cannot read it before delivering (${describeSafeError(toSafeError(e))}); will retry`,
-        {
-          ...LOG,
-          store: storeName,
-        },
-      );
-      continue;
-    }
-    if (!order) continue;
-    takeInOrder(intakeContext(ctx, knownEntries), storeName, order);
-    if (order.merchantHold) continue;
-    const shopOrder = order;
-    const created = immediate(db, () => {
-      const lines = linesOfOrder(db, storeName, orderId).filter(isOwed);
-      const withCodes = lines
-        .map((l) => ({ line: l, codes: undeliveredCodesOf(db, l.id) }))
-        .filter((x) => x.codes.length);
-      if (withCodes.length === 0) return null;
-      const id = randomUUID();
-      const allOursDelivered =
-        shopOrder.lines.every((sl) => sl.sku !== null && entryForSku(ctx.mapping, sl.sku) !== null) &&
-        linesOfOrder(db, storeName, orderId).every((l) => {
-          if (l.state === 'dropped' || l.state === 'delivered') return true;
-          const now = withCodes.find((w) => w.line.id === l.id)?.codes.length ?? 0;
-          return deliveredCount(db, l.id) + now >= l.units;
-        });
-      assertInitial('delivery', id, 'pending');
-      db.prepare(
-        `INSERT INTO deliveries (id, store, order_id, completes, state, created_at) VALUES (?, ?, ?, ?, 'pending', ?)`,
-      ).run(id, storeName, orderId, allOursDelivered ? 1 : 0, ctx.now());
-      const mark = db.prepare('UPDATE codes SET delivery_id = ? WHERE id = ?');
-      for (const w of withCodes) for (const c of w.codes) mark.run(id, c.id);
-      return id;
-    });
-    if (created) started.set(created, shopOrder);
+}
+
+/**
+ * Runs each store's tasks with at most its lane count in flight (`storefronts[].concurrency`),
+ * in list order, every store side by side: one slow order holds one lane, never the rest. A task
+ * that throws (a bug: each one records its own shop failures) stops its lane; the others finish,
+ * then the error is raised.
+ */
+async function inLanes<T>(
+  ctx: FulfillmentContext,
+  tasks: readonly { store: string; run: () => Promise<T> }[],
+): Promise<T[]> {
+  const byStore = new Map<string, (() => Promise<T>)[]>();
+  for (const t of tasks) byStore.set(t.store, [...(byStore.get(t.store) ?? []), t.run]);
+  const lanes: Promise<T[]>[] = [];
+  for (const [store, list] of byStore) {
+    let next = 0;
+    const lane = async () => {
+      const out: T[] = [];
+      for (let i = next++; i < list.length; i = next++) out.push(await (list[i] as () => Promise<T>)());
+      return out;
+    };
+    const width = Math.max(1, Math.min(ctx.settings.lanes.get(store) ?? 1, list.length));
+    for (let i = 0; i < width; i++) lanes.push(lane());
   }
-  return started;
+  const settled = await Promise.allSettled(lanes);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
+}
+
+/**
+ * Reads one order right before delivering and, when it still owes codes we hold, creates its
+ * delivery (codes reserved for it). Returns the delivery with the order just read, or null.
+ */
+async function startDelivery(
+  ctx: FulfillmentContext,
+  storeName: string,
+  orderId: string,
+  knownEntries: () => ReadonlySet<string>,
+): Promise<{ delivery: DeliveryRow; order: ShopOrder } | null> {
+  const { db } = ctx;
+  const store = ctx.stores.get(storeName);
+  if (!store || ctx.unreachable.has(storeName)) return null;
+  let order: Awaited<ReturnType<typeof store.orders.getOrder>>;
+  try {
+    // Right before delivering: a refund or cancellation sends the codes to the pool instead.
+    order = await store.orders.getOrder(orderId);
+  } catch (e) {
+    ctx.unreachable.add(storeName);
+    ctx.log.warn(
+      `order ${orderId}: cannot read it before delivering (${describeSafeError(toSafeError(e))}); will retry`,
+      {
+        ...LOG,
+        store: storeName,
+      },
+    );
+    return null;
+  }
+  if (!order) return null;
+  takeInOrder(intakeContext(ctx, knownEntries), storeName, order);
+  if (order.merchantHold) return null;
+  const shopOrder = order;
+  const created = immediate(db, () => {
+    const lines = linesOfOrder(db, storeName, orderId).filter(isOwed);
+    const withCodes = lines
+      .map((l) => ({ line: l, codes: undeliveredCodesOf(db, l.id) }))
+      .filter((x) => x.codes.length);
+    if (withCodes.length === 0) return null;
+    const id = randomUUID();
+    const allOursDelivered =
+      shopOrder.lines.every((sl) => sl.sku !== null && entryForSku(ctx.mapping, sl.sku) !== null) &&
+      linesOfOrder(db, storeName, orderId).every((l) => {
+        if (l.state === 'dropped' || l.state === 'delivered') return true;
+        const now = withCodes.find((w) => w.line.id === l.id)?.codes.length ?? 0;
+        return deliveredCount(db, l.id) + now >= l.units;
+      });
+    assertInitial('delivery', id, 'pending');
+    db.prepare(
+      `INSERT INTO deliveries (id, store, order_id, completes, state, created_at) VALUES (?, ?, ?, ?, 'pending', ?)`,
+    ).run(id, storeName, orderId, allOursDelivered ? 1 : 0, ctx.now());
+    const mark = db.prepare('UPDATE codes SET delivery_id = ? WHERE id = ?');
+    for (const w of withCodes) for (const c of w.codes) mark.run(id, c.id);
+    return deliveryById(db, id) ?? null;
+  });
+  return created ? { delivery: created, order: shopOrder } : null;
+}
+
+/**
+ * Creates a delivery for every order with codes to deliver (its order read side by side per
+ * store), without writing yet; returns the orders just read, by delivery.
+ */
+export async function startDeliveries(
+  ctx: FulfillmentContext,
+  knownEntries: () => ReadonlySet<string>,
+): Promise<Map<string, ShopOrder>> {
+  const started = await inLanes(
+    ctx,
+    readyOrders(ctx).map((r) => ({
+      store: r.store,
+      run: () => startDelivery(ctx, r.store, r.orderId, knownEntries),
+    })),
+  );
+  return new Map(started.filter((s) => s !== null).map((s) => [s.delivery.id, s.order]));
 }
 
 /** A delivery with its codes decrypted (in memory only, for the shop write). */
@@ -170,18 +222,20 @@ export function nextStepIndex(
 }
 
 /**
- * The deliveries' completer: every delivery not at a terminal point, by its point; a point not
- * in the table raises. `fresh`: orders read a moment ago (by `startDeliveries`), not read again.
+ * The deliveries' completer: every delivery not at a terminal point, by its point (a point not in
+ * the table raises), side by side per store; with `knownEntries`, also every order with codes to
+ * deliver, each read, started and written in one go in its lane, so an order never waits for
+ * the reads of others.
  */
 export async function runDeliveries(
   ctx: FulfillmentContext,
-  fresh: ReadonlyMap<string, ShopOrder> = new Map(),
+  knownEntries?: () => ReadonlySet<string>,
 ): Promise<{ done: number }> {
-  let done = 0;
+  const tasks: { store: string; run: () => Promise<boolean> }[] = [];
   for (const d of unsettledDeliveries(ctx.db)) {
     switch (d.state) {
       case 'pending':
-        if (await attemptDelivery(ctx, d, fresh.get(d.id))) done++;
+        tasks.push({ store: d.store, run: () => attemptDelivery(ctx, d, undefined) });
         break;
       case 'failed':
         break; // an operator decides
@@ -189,7 +243,22 @@ export async function runDeliveries(
         unknownPoint('delivery', d.id, d.state);
     }
   }
-  return { done };
+  for (const r of knownEntries ? readyOrders(ctx) : []) {
+    tasks.push({
+      store: r.store,
+      run: async () => {
+        const started = await startDelivery(
+          ctx,
+          r.store,
+          r.orderId,
+          knownEntries as () => ReadonlySet<string>,
+        );
+        return started ? attemptDelivery(ctx, started.delivery, started.order) : false;
+      },
+    });
+  }
+  const outcomes = await inLanes(ctx, tasks);
+  return { done: outcomes.filter(Boolean).length };
 }
 
 /**

@@ -16,6 +16,8 @@ export interface FulfillmentContext {
   mapping: SkuMapping;
   settings: {
     batchWindowMs: number;
+    /** Even spacing of bulk orders within the paced bulk quota (batch-pacing.ts). */
+    bulkIntervalMs: number;
     minBalanceCents: number;
     maxWaitMs: number;
     honoursIdempotencyKeys: boolean;
@@ -25,6 +27,8 @@ export interface FulfillmentContext {
     limits: SpendingLimits;
     /** `fulfillment.minMarginPercent`/`onLowMargin` and `catalog.pricing.fxRates`. */
     margin: MarginRules;
+    /** Orders delivered side by side per store (`storefronts[].concurrency`); 1 for a store not listed. */
+    lanes: ReadonlyMap<string, number>;
   };
   log: Logger;
   now: () => number;

@@ -4,7 +4,7 @@ import { skuState } from '../db/sku-cache-table.js';
 import { describeSafeError, toSafeError } from '../errors.js';
 import { loadSnapshot } from '../inventory/snapshot-store.js';
 import { entryKey } from '../sku.js';
-import { runDeliveries, startDeliveries } from './delivering.js';
+import { runDeliveries } from './delivering.js';
 import { fitOldestFirst } from './fit-oldest-first.js';
 import { type FulfillmentContext, LOG } from './fulfillment-context.js';
 import { type LineRow, linesInState, setLine, unitsNeeded } from './fulfillment-ledger.js';
@@ -166,8 +166,7 @@ export async function runPass(ctx: FulfillmentContext, opts: { poll: boolean }):
     report.intents = (await purchase(ctx, catalog)).intents;
   });
   const deliver = async () => {
-    const fresh = await startDeliveries(ctx, knownEntriesOf(ctx.db));
-    report.delivered += (await runDeliveries(ctx, fresh)).done;
+    report.delivered += (await runDeliveries(ctx, knownEntriesOf(ctx.db))).done;
   };
   // Codes already stored go out first: a supplier poll waiting for a pacer slot never delays them.
   await phase('deliver', deliver);

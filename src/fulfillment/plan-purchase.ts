@@ -1,9 +1,11 @@
 import { parseEntryKey } from '../sku.js';
+import { nextBulkOrderAt } from './batch-pacing.js';
 
 /**
  * What to do with the units still needed, decided without I/O: take pooled codes first (they
  * were bought for orders that were cancelled after purchase), then batch the rest into one bulk
- * order once the oldest waiting sale is `batchWindowMs` old, capped by what the supplier lists.
+ * order once the oldest waiting sale is `batchWindowMs` old and one pacing interval has passed
+ * since the last bulk order (batch-pacing.ts), capped by what the supplier lists.
  */
 
 export interface NeedingLine {
@@ -34,6 +36,9 @@ export interface PurchaseInput {
   supplierQty: ReadonlyMap<string, number>;
   now: number;
   batchWindowMs: number;
+  /** When the last bulk order went (null: none lately) and the even spacing between two. */
+  lastBulkAt?: number | null;
+  bulkIntervalMs?: number;
   /** Largest qty of one item in one order (the supplier's limit). */
   maxQtyPerItem: number;
 }
@@ -54,8 +59,13 @@ export function planPurchase(input: PurchaseInput): PurchasePlan {
     }
     if (l.need - pooled > 0) toBuy.push({ ...l, need: l.need - pooled });
   }
-  const due = toBuy.some((l) => input.now - l.receivedAt >= input.batchWindowMs);
-  if (!due) return { fromPool, order: null, short: [] };
+  const at = nextBulkOrderAt({
+    oldestWaitingAt: toBuy[0]?.receivedAt ?? null,
+    lastBulkAt: input.lastBulkAt ?? null,
+    batchWindowMs: input.batchWindowMs,
+    intervalMs: input.bulkIntervalMs ?? 0,
+  });
+  if (at === null || input.now < at) return { fromPool, order: null, short: [] };
 
   const left = new Map<string, number>();
   for (const [k, q] of input.supplierQty) left.set(k, Math.min(q, input.maxQtyPerItem));

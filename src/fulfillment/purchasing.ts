@@ -14,6 +14,7 @@ import {
 import { formatUsd } from '../money.js';
 import { entryKey } from '../sku.js';
 import type { ShopOrder } from '../storefront.js';
+import { lastSendAt } from '../supplier/pacer.js';
 import { region } from '../supplier/wire.js';
 import { recordBalance } from './balance-history.js';
 import { recordCharges } from './cost-report.js';
@@ -165,12 +166,15 @@ export async function purchase(
   const now = ctx.now();
   const supplierQty = buyable(ctx);
   const open = linesInState(db, 'open');
+  // Bulk orders go evenly paced within the quota: under load the batch window stretches.
+  const pacing = { lastBulkAt: lastSendAt(db, 'bulk'), bulkIntervalMs: ctx.settings.bulkIntervalMs };
   const plan = planPurchase({
     lines: needing(db, open),
     pool: poolCounts(db),
     supplierQty,
     now,
     batchWindowMs: ctx.settings.batchWindowMs,
+    ...pacing,
     maxQtyPerItem: ctx.settings.maxQtyPerItem,
   });
   const due = plan.order !== null || plan.short.length > 0;
@@ -193,7 +197,8 @@ export async function purchase(
     pool: poolCounts(db),
     supplierQty,
     now,
-    batchWindowMs: due ? 0 : ctx.settings.batchWindowMs,
+    // Decided above: the lines still to buy after the re-read go now.
+    ...(due ? { batchWindowMs: 0 } : { batchWindowMs: ctx.settings.batchWindowMs, ...pacing }),
     maxQtyPerItem: ctx.settings.maxQtyPerItem,
   });
   let pooled = 0;

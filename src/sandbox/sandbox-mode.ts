@@ -133,7 +133,7 @@ export async function startSandbox(
     weight: 1,
     unpaidMethods: ['cod'],
     timeoutMs: 10_000,
-    concurrency: 2,
+    concurrency: 4,
   };
   if (raw.server.port !== 0) {
     s.supplier.setWebhook(

@@ -64,6 +64,14 @@ export function pacedLimit(limit: number): number {
   return Math.max(1, limit - Math.max(1, Math.ceil(limit * 0.05)));
 }
 
+/** The last send recorded in `bucket` (this process or another on the same database), or null. */
+export function lastSendAt(db: Db, bucket: PacerBucket): number | null {
+  const row = db.prepare('SELECT MAX(at_ms) AS t FROM pacer_sends WHERE bucket = ?').get(bucket) as {
+    t: number | null;
+  };
+  return row.t;
+}
+
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class Pacer {

@@ -1,6 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { FakeWooCommerce } from '../../fakes/woocommerce/fake-woocommerce.js';
+import { catalogView } from '../../src/fulfillment/fulfillment-job.js';
+import { intentsIn } from '../../src/fulfillment/fulfillment-ledger.js';
 import { ordersStatus } from '../../src/fulfillment/orders-report.js';
+import { followOrders } from '../../src/fulfillment/supplier-follow.js';
 import { type FulfillmentWorld, startFulfillmentWorld } from '../helpers/fulfillment-world.js';
+import { waitUntil } from '../helpers/wait-until.js';
 
 /**
  * Fulfillment at a real shop's pace (issue 13): the fewest shop calls per order, each still a
@@ -35,4 +40,89 @@ describe('the fewest WooCommerce calls per order', () => {
     expect(woo.notesOf(o.id, { customer: true })).toHaveLength(1);
     expect(ordersStatus(world.runtime.db).orders.delivered).toBe(1);
   }, 30_000);
+});
+
+/** Every order got exactly its units of codes, in one note, and no code went out twice. */
+function expectExactlyOnce(woo: FakeWooCommerce, placed: { id: number; units: number }[]): void {
+  const seen = new Set<string>();
+  for (const p of placed) {
+    const notes = woo.notesOf(p.id, { customer: true }).filter((n) => n.note.includes('[psnb2b:'));
+    expect(notes).toHaveLength(1);
+    const codes = (notes[0]?.note ?? '').split('\n').filter((l) => l.startsWith('PSN '));
+    expect(codes).toHaveLength(p.units);
+    for (const c of codes) {
+      expect(seen.has(c)).toBe(false);
+      seen.add(c);
+    }
+    expect(woo.orderStatus(p.id)).toBe('completed');
+  }
+}
+
+/** Paid orders of 1–2 units in the WooCommerce store. */
+function placeOrders(world: FulfillmentWorld, woo: FakeWooCommerce, n: number) {
+  return Array.from({ length: n }, (_, i) => {
+    const units = 1 + (i % 2);
+    const o = woo.placeOrder({
+      lines: [{ sku: world.skus[i % world.skus.length] as string, quantity: units }],
+      paid: true,
+    });
+    return { id: o.id, units };
+  });
+}
+
+describe('deliveries side by side per store', () => {
+  it('a slow shop with 4 workers gets several orders in flight at once; each delivered exactly once', async () => {
+    w = await startFulfillmentWorld({ withWooCommerce: true, supplier: { deliveredAfterMs: 300 } });
+    const world = w;
+    const woo = world.woo as FakeWooCommerce;
+    const placed = placeOrders(world, woo, 8);
+    const { db } = world.runtime;
+    // Bought and stored, nothing delivered yet: then the deliveries alone meet the slow shop.
+    await world.until(() => intentsIn(db, 'ordered').length > 0, 'ordered');
+    await waitUntil(
+      async () => {
+        await followOrders(world.f.ctx, catalogView(world.f.ctx));
+        return intentsIn(db, 'ordered').length === 0;
+      },
+      { what: 'codes stored', timeoutMs: 10_000, intervalMs: 100 },
+    );
+    woo.latencyMs = 40;
+    woo.workers = 4;
+    woo.resetCounters();
+    await world.until(
+      () => placed.every((p) => woo.orderStatus(p.id) === 'completed'),
+      'all completed',
+      30_000,
+    );
+    expect(woo.maxInFlight).toBeGreaterThanOrEqual(2);
+    expectExactlyOnce(woo, placed);
+  }, 60_000);
+
+  it('a 429 from the shop holds the whole lane for its Retry-After; every order still delivered exactly once', async () => {
+    w = await startFulfillmentWorld({ withWooCommerce: true, supplier: { deliveredAfterMs: 300 } });
+    const world = w;
+    const woo = world.woo as FakeWooCommerce;
+    const placed = placeOrders(world, woo, 6);
+    const { db } = world.runtime;
+    await world.until(() => intentsIn(db, 'ordered').length > 0, 'ordered');
+    await waitUntil(
+      async () => {
+        await followOrders(world.f.ctx, catalogView(world.f.ctx));
+        return intentsIn(db, 'ordered').length === 0;
+      },
+      { what: 'codes stored', timeoutMs: 10_000, intervalMs: 100 },
+    );
+    woo.resetCounters();
+    woo.throttleFor(1_500);
+    await world.until(
+      () => placed.every((p) => woo.orderStatus(p.id) === 'completed'),
+      'all completed',
+      30_000,
+    );
+    // Only what was already on its way when the store said "wait" is refused: nothing new is sent
+    // into the pause (at most the lane width of requests).
+    expect(woo.count().valueOf()).toBeGreaterThan(0);
+    expect(woo.requests.filter((r) => r.status === 429).length).toBeLessThanOrEqual(4);
+    expectExactlyOnce(woo, placed);
+  }, 60_000);
 });

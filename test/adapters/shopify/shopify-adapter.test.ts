@@ -338,5 +338,6 @@ function storeConfig(fake: FakeShopify): ShopifyStoreConfig {
     apiSecretKey: TEST_SECRET,
     weight: 1,
     timeoutMs: 5000,
+    concurrency: 4,
   };
 }

@@ -69,6 +69,7 @@ function storeConfig(fake: FakeShopify): ShopifyStoreConfig {
     apiSecretKey: TEST_SECRET,
     weight: 1,
     timeoutMs: 5000,
+    concurrency: 4,
   };
 }
 

@@ -7,6 +7,7 @@ import {
 import { FakeWooCommerce } from '../../../fakes/woocommerce/fake-woocommerce.js';
 import { StorefrontError, toSafeError } from '../../../src/errors.js';
 import { scrub } from '../../../src/redact.js';
+import { waitUntil } from '../../helpers/wait-until.js';
 
 let fake: FakeWooCommerce;
 const clients: WooCommerceClient[] = [];
@@ -171,6 +172,20 @@ describe('request queue', () => {
     a.release();
     b.release();
     expect(acquireQueue('store-x', 3).queue).not.toBe(a.queue);
+  });
+
+  it('a 429 pauses the whole lane for its Retry-After: a request started meanwhile waits instead of being refused too', async () => {
+    fake.throttleFor(1_000);
+    const c = client({ concurrency: 4, retry: { attempts: 3 } });
+    const first = c.get('products');
+    await waitUntil(() => fake.requests.some((r) => r.status === 429), { what: 'the 429', timeoutMs: 2_000 });
+    const refusedAt = fake.requests[0]?.at ?? 0;
+    // Another job's request, sent while the store asks us to wait.
+    const second = c.get('products');
+    await Promise.all([first, second]);
+    expect(fake.requests.map((r) => r.status)).toEqual([429, 200, 200]);
+    // Both went out only after the store's Retry-After (whole seconds: at least the rest of 1 s).
+    for (const r of fake.requests.slice(1)) expect(r.at - refusedAt).toBeGreaterThanOrEqual(900);
   });
 
   it('bounds the requests one store sees across clients', async () => {
