@@ -70,22 +70,27 @@ function placeOrders(world: FulfillmentWorld, woo: FakeWooCommerce, n: number) {
   });
 }
 
+/** `n` orders bought and their codes stored, nothing delivered yet: the deliveries alone then meet the shop. */
+async function boughtNotDelivered(n: number) {
+  w = await startFulfillmentWorld({ withWooCommerce: true, supplier: { deliveredAfterMs: 300 } });
+  const world = w;
+  const woo = world.woo as FakeWooCommerce;
+  const placed = placeOrders(world, woo, n);
+  const { db } = world.runtime;
+  await world.until(() => intentsIn(db, 'ordered').length > 0, 'ordered');
+  await waitUntil(
+    async () => {
+      await followOrders(world.f.ctx, catalogView(world.f.ctx));
+      return intentsIn(db, 'ordered').length === 0;
+    },
+    { what: 'codes stored', timeoutMs: 10_000, intervalMs: 100 },
+  );
+  return { world, woo, placed };
+}
+
 describe('deliveries side by side per store', () => {
   it('a slow shop with 4 workers gets several orders in flight at once; each delivered exactly once', async () => {
-    w = await startFulfillmentWorld({ withWooCommerce: true, supplier: { deliveredAfterMs: 300 } });
-    const world = w;
-    const woo = world.woo as FakeWooCommerce;
-    const placed = placeOrders(world, woo, 8);
-    const { db } = world.runtime;
-    // Bought and stored, nothing delivered yet: then the deliveries alone meet the slow shop.
-    await world.until(() => intentsIn(db, 'ordered').length > 0, 'ordered');
-    await waitUntil(
-      async () => {
-        await followOrders(world.f.ctx, catalogView(world.f.ctx));
-        return intentsIn(db, 'ordered').length === 0;
-      },
-      { what: 'codes stored', timeoutMs: 10_000, intervalMs: 100 },
-    );
+    const { world, woo, placed } = await boughtNotDelivered(8);
     woo.latencyMs = 40;
     woo.workers = 4;
     woo.resetCounters();
@@ -99,19 +104,7 @@ describe('deliveries side by side per store', () => {
   }, 60_000);
 
   it('a 429 from the shop holds the whole lane for its Retry-After; every order still delivered exactly once', async () => {
-    w = await startFulfillmentWorld({ withWooCommerce: true, supplier: { deliveredAfterMs: 300 } });
-    const world = w;
-    const woo = world.woo as FakeWooCommerce;
-    const placed = placeOrders(world, woo, 6);
-    const { db } = world.runtime;
-    await world.until(() => intentsIn(db, 'ordered').length > 0, 'ordered');
-    await waitUntil(
-      async () => {
-        await followOrders(world.f.ctx, catalogView(world.f.ctx));
-        return intentsIn(db, 'ordered').length === 0;
-      },
-      { what: 'codes stored', timeoutMs: 10_000, intervalMs: 100 },
-    );
+    const { world, woo, placed } = await boughtNotDelivered(6);
     woo.resetCounters();
     woo.throttleFor(1_500);
     await world.until(
