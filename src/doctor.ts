@@ -4,7 +4,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { openAlerts } from './alerts.js';
 import { SCHEMA_VERSION } from './db/migrations.js';
 import { schemaVersion } from './db/open.js';
-import { AppError, describeSafeError, toSafeError } from './errors.js';
+import { AppError, ConfigError, describeSafeError, toSafeError } from './errors.js';
 import { CodeVault, parseCodesKey } from './fulfillment/code-vault.js';
 import type { CycleReport } from './inventory/sync-inventory.js';
 import type { Logger } from './log.js';
@@ -248,7 +248,14 @@ function codesKeyCheck(rt: Runtime, dbExisted: boolean, wrongDatabase: boolean):
       detail: dbExisted ? 'opens the stored codes' : 'valid; no codes stored yet',
     };
   } catch (e) {
-    return { verdict: 'fail', name, detail: e instanceof AppError ? e.message : toSafeError(e).message };
+    // The line already names codesKey: its own error's `codesKey: ` prefix would say it twice.
+    const detail =
+      e instanceof ConfigError && e.path === name
+        ? e.message.slice(name.length + 2)
+        : e instanceof AppError
+          ? e.message
+          : toSafeError(e).message;
+    return { verdict: 'fail', name, detail };
   }
 }
 

@@ -108,12 +108,19 @@ describe('keys rotate (CLI)', () => {
     );
     expect(unreadable.map((r) => r.id)).toEqual([]);
 
-    // 2. Neither key may serve the half-rotated database (the daemon's start-up check).
+    // 2. Neither key may serve the half-rotated database (the daemon's start-up check, and doctor's).
     withDb(w.file, (db) => {
       for (const k of [w.oldKey, newKey]) {
         expect(() => new CodeVault(k).verifyAgainst(db)).toThrow(/a key rotation .* is unfinished/);
       }
     });
+
+    const doctor = await runCli(['doctor', '--config', w.configPath], { env: w.env, timeoutMs: 60_000 });
+    output.push(doctor.stdout, doctor.stderr);
+    expect(doctor.code).toBe(1);
+    expect(doctor.stdout).toMatch(
+      /^FAIL {2}codesKey: a key rotation \(key id \w{8} → \w{8}\) is unfinished: run `psnb2b-sync keys rotate` again/m,
+    );
 
     // 3. Run again (the lock of the killed process is taken over at once): it finishes with the same new key.
     const resumed = await runCli(['keys', 'rotate', '--config', w.configPath], {
