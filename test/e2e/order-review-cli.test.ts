@@ -105,5 +105,13 @@ describe('orders review / approve through the running daemon', () => {
       .reduce((s, o) => s + o.totalCents, 0);
     expect(total[0]).toBe('total');
     expect(Math.round(Number(total[3]) * 100)).toBe(charged);
+
+    // A day that does not exist is refused, naming its flag: bad usage, exit 2.
+    const bad = await w.cli('report', '--from', '2026-02-30');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--from: "2026-02-30" is not a day/);
+    const backwards = await w.cli('report', '--from', '2026-12-02', '--to', '2026-12-01');
+    expect(backwards.code).toBe(2);
+    expect(backwards.stderr).toMatch(/--to: .*before --from/);
   }, 120_000);
 });
