@@ -17,8 +17,8 @@ import { benchWooCommerce } from './woocommerce-write-calls.js';
  * calls per inventory cycle, and order fulfillment under the supplier quotas
  * (fulfillment-throughput.ts), the dashboard's server time at 1,000 and 10,000 SKUs, and price
  * writes (price-write-calls.ts). Writes `bench/results.md` (overwritten each run); `--dashboard`
- * reruns section 6 alone, `--only memory` section 3 (planner, the daemon's RSS) and `--only prices`
- * section 7, each replaced in place.
+ * reruns section 6 alone, `--only memory` section 3 (planner, the daemon's RSS), `--only fulfillment`
+ * section 5 and `--only prices` section 7, each replaced in place.
  */
 
 const RESULTS = fileURLToPath(new URL('../../bench/results.md', import.meta.url));
@@ -87,6 +87,10 @@ async function memoryOnly(): Promise<void> {
   log('daemon memory…');
   const rss = await daemonRssRuns();
   replaceSection(3, memorySection(planner, rss));
+}
+
+async function fulfillmentOnly(): Promise<void> {
+  replaceSection(5, await benchFulfillmentThroughput({ log, section: 5 }));
 }
 
 async function main(): Promise<void> {
@@ -273,7 +277,9 @@ async function pricesOnly(): Promise<void> {
       ? memoryOnly()
       : only === 'prices'
         ? pricesOnly()
-        : Promise.reject(new Error(`--only ${only}: expected memory or prices`))
+        : only === 'fulfillment'
+          ? fulfillmentOnly()
+          : Promise.reject(new Error(`--only ${only}: expected memory, prices or fulfillment`))
 ).catch((e) => {
   process.stderr.write(`bench failed: ${(e as Error).stack ?? e}\n`);
   process.exit(1);
