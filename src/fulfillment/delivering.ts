@@ -66,22 +66,28 @@ function readyOrders(ctx: FulfillmentContext): { store: string; orderId: string 
 
 /**
  * Runs each store's tasks with at most its lane count in flight (`storefronts[].concurrency`),
- * in list order, every store side by side: one slow order holds one lane, never the rest. A task
- * that throws (a bug: each one records its own shop failures) stops its lane; the others finish,
- * then the error is raised.
+ * in list order, every store side by side: one slow order holds one lane, never the rest. No
+ * task starts at or after `until` (those wait for the next pass, each a row at its recovery
+ * point). A task that throws (a bug: each one records its own shop failures) stops its lane;
+ * the others finish, then the error is raised.
  */
 async function inLanes<T>(
   ctx: FulfillmentContext,
   tasks: readonly { store: string; run: () => Promise<T> }[],
+  until = Number.POSITIVE_INFINITY,
 ): Promise<T[]> {
   const byStore = new Map<string, (() => Promise<T>)[]>();
-  for (const t of tasks) byStore.set(t.store, [...(byStore.get(t.store) ?? []), t.run]);
+  for (const t of tasks) {
+    const list = byStore.get(t.store);
+    if (list) list.push(t.run);
+    else byStore.set(t.store, [t.run]);
+  }
   const lanes: Promise<T[]>[] = [];
   for (const [store, list] of byStore) {
     let next = 0;
     const lane = async () => {
       const out: T[] = [];
-      for (let i = next++; i < list.length; i = next++) out.push(await (list[i] as () => Promise<T>)());
+      while (next < list.length && ctx.now() < until) out.push(await (list[next++] as () => Promise<T>)());
       return out;
     };
     const width = Math.max(1, Math.min(ctx.settings.lanes.get(store) ?? 1, list.length));
@@ -225,11 +231,12 @@ export function nextStepIndex(
  * The deliveries' completer: every delivery not at a terminal point, by its point (a point not in
  * the table raises), side by side per store; with `knownEntries`, also every order with codes to
  * deliver, each read, started and written in one go in its lane, so an order never waits for
- * the reads of others.
+ * the reads of others. Nothing new starts at or after `until` (the rest go next pass).
  */
 export async function runDeliveries(
   ctx: FulfillmentContext,
   knownEntries?: () => ReadonlySet<string>,
+  until?: number,
 ): Promise<{ done: number }> {
   const tasks: { store: string; run: () => Promise<boolean> }[] = [];
   for (const d of unsettledDeliveries(ctx.db)) {
@@ -257,7 +264,7 @@ export async function runDeliveries(
       },
     });
   }
-  const outcomes = await inLanes(ctx, tasks);
+  const outcomes = await inLanes(ctx, tasks, until);
   return { done: outcomes.filter(Boolean).length };
 }
 

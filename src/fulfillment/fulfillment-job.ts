@@ -22,6 +22,12 @@ import { followOrders } from './supplier-follow.js';
  */
 
 const BALANCE_RECHECK_MS = 30_000;
+/**
+ * How long a pass's deliveries may keep starting new orders. A batch of codes for a slow shop
+ * (150 ms a request, a few workers) takes seconds to write; the orders not started by then go
+ * next pass, so the next bulk order is placed on time instead of after the whole batch.
+ */
+const DELIVERY_SLICE_MS = 2_000;
 /** `status` shows the balance; it is read at start and then this often (one supplier call). */
 const BALANCE_REFRESH_MS = 5 * 60_000;
 
@@ -166,7 +172,9 @@ export async function runPass(ctx: FulfillmentContext, opts: { poll: boolean }):
     report.intents = (await purchase(ctx, catalog)).intents;
   });
   const deliver = async () => {
-    report.delivered += (await runDeliveries(ctx, knownEntriesOf(ctx.db))).done;
+    report.delivered += (
+      await runDeliveries(ctx, knownEntriesOf(ctx.db), ctx.now() + DELIVERY_SLICE_MS)
+    ).done;
   };
   // Codes already stored go out first: a supplier poll waiting for a pacer slot never delays them.
   await phase('deliver', deliver);

@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FakeWooCommerce } from '../../fakes/woocommerce/fake-woocommerce.js';
+import { runDeliveries } from '../../src/fulfillment/delivering.js';
 import { catalogView } from '../../src/fulfillment/fulfillment-job.js';
 import { intentsIn } from '../../src/fulfillment/fulfillment-ledger.js';
+import { knownEntriesOf } from '../../src/fulfillment/intake.js';
 import { ordersStatus } from '../../src/fulfillment/orders-report.js';
 import { followOrders } from '../../src/fulfillment/supplier-follow.js';
 import { type FulfillmentWorld, startFulfillmentWorld } from '../helpers/fulfillment-world.js';
@@ -116,6 +118,18 @@ describe('deliveries side by side per store', () => {
     // into the pause (at most the lane width of requests).
     expect(woo.count().valueOf()).toBeGreaterThan(0);
     expect(woo.requests.filter((r) => r.status === 429).length).toBeLessThanOrEqual(4);
+    expectExactlyOnce(woo, placed);
+  }, 60_000);
+
+  it('a pass starts no new delivery after its time slice: the rest wait at their recovery point for the next pass', async () => {
+    const { world, woo, placed } = await boughtNotDelivered(3);
+    const { ctx } = world.f;
+    const known = knownEntriesOf(world.runtime.db);
+    woo.resetCounters();
+    // The slice is already over: nothing starts, nothing is read or written.
+    expect((await runDeliveries(ctx, known, ctx.now())).done).toBe(0);
+    expect(woo.requests).toHaveLength(0);
+    expect((await runDeliveries(ctx, known)).done).toBe(3);
     expectExactlyOnce(woo, placed);
   }, 60_000);
 });
