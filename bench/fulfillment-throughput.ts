@@ -473,7 +473,7 @@ export function fulfillmentSection(runs: readonly FulfillmentRun[], section: num
   }
   out();
   out(
-    `Shop calls per order against the least (${MIN_SHOP_CALLS_PER_ORDER}: the listing that carries the order, one read right before delivering, one \`POST\` of the note, one \`PUT\` of meta and status). _Order calls_ are every request on an order route (\`GET orders\` listings included) ÷ orders; stock pushes of the inventory cycles are counted apart.`,
+    `Shop calls per order against the least (${MIN_SHOP_CALLS_PER_ORDER}: the listing that carries the order, one read right before delivering, one \`POST\` of the note, one \`PUT\` of meta and status). _Order calls_ are every request on an order route (\`GET orders\` listings included) ÷ orders; stock pushes of the inventory cycles are counted apart. Per order it is one \`GET\`, one \`POST\` and one \`PUT\` (the listing read under a minute ago is the read before buying; a first attempt has nothing to read back); the listings' share grows with how often intake polls times how many orders each listing carries (every order changed in the last 2 minutes, the intake overlap): here a poll every second, so at 1,000 orders arriving at 333/min the listings alone cost 1.3 calls per order, while the daemon polls every 10 s (the inventory schedule) and 30 s (orders).`,
   );
   out();
   out(
