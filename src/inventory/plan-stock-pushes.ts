@@ -65,7 +65,7 @@ export function planStockPushes(input: PlanInput): PlannedPush[] {
   // templated SKUs never collide among themselves: only SKUs an override also names are tracked.
   const contested = new Set(Object.keys(input.mapping.overrides).map(skuKey));
   const seen = new Set<string>();
-  const consider = (e: SnapshotEntry, sku: string, quantity: number, key: string) => {
+  const consider = (e: SnapshotEntry, sku: string, quantity: number, key: string | undefined) => {
     const k = skuKey(sku);
     if (contested.size > 0 && contested.has(k)) {
       if (seen.has(k)) return;
@@ -79,18 +79,21 @@ export function planStockPushes(input: PlanInput): PlannedPush[] {
       out.push({
         sku,
         quantity,
-        entryKey: key,
+        entryKey: key ?? entryKey(e),
         previous: previous ?? null,
         ...(priceChanged && { price, previousPrice }),
       });
     }
   };
+  // The entry's key is built only when something is looked up by it, or a push names it: most
+  // entries of a cycle need neither, and at 100,000 entries the strings are the cost.
+  const byEntry = soldNotOrdered.size > 0 || overrides.size > 0;
   for (const e of entries) {
-    const key = entryKey(e);
-    const target = publishedTarget(e.qty, reserve, soldNotOrdered.get(key) ?? 0);
+    const key = byEntry ? entryKey(e) : undefined;
+    const target = publishedTarget(e.qty, reserve, key === undefined ? 0 : (soldNotOrdered.get(key) ?? 0));
     const quantity = storeQuantity(target, allocation, weight);
     consider(e, format(e), quantity, key);
-    for (const sku of overrides.get(key) ?? []) consider(e, sku, quantity, key);
+    if (key !== undefined) for (const sku of overrides.get(key) ?? []) consider(e, sku, quantity, key);
   }
   return out;
 }
