@@ -1,13 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { acquireQueue, RequestQueue } from '../../../adapters/woocommerce/request-queue.js';
-import {
-  type WooClientOptions,
+import type {
+  WooClientOptions,
   WooCommerceClient,
 } from '../../../adapters/woocommerce/woocommerce-client.js';
 import { FakeWooCommerce } from '../../../fakes/woocommerce/fake-woocommerce.js';
-import { StorefrontError, toSafeError } from '../../../src/errors.js';
+import { toSafeError } from '../../../src/errors.js';
 import { scrub } from '../../../src/redact.js';
 import { waitUntil } from '../../helpers/wait-until.js';
+import { storefrontRejection, wooClientFor } from '../../helpers/woo-client.js';
 
 let fake: FakeWooCommerce;
 const clients: WooCommerceClient[] = [];
@@ -22,33 +23,15 @@ afterEach(async () => {
 });
 
 function client(opts: Partial<WooClientOptions> = {}): WooCommerceClient {
-  const c = new WooCommerceClient({
-    store: 'shop-a',
-    url: fake.url,
-    consumerKey: fake.consumerKey,
-    consumerSecret: fake.consumerSecret,
-    timeoutMs: 5_000,
-    concurrency: 2,
-    retry: { attempts: 3, baseMs: 1, maxMs: 5 },
-    ...opts,
-  });
+  const c = wooClientFor(fake, { retry: { attempts: 3, baseMs: 1, maxMs: 5 }, ...opts });
   clients.push(c);
   return c;
-}
-
-async function rejection(p: Promise<unknown>): Promise<StorefrontError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(StorefrontError);
-  return e as StorefrontError;
 }
 
 describe('errors', () => {
   it('become StorefrontErrors with method, path without query, status and WooCommerce code — no secrets', async () => {
     const c = client();
-    const e = await rejection(c.get('products', { params: { per_page: 101, sku: 'A,B' } }));
+    const e = await storefrontRejection(c.get('products', { params: { per_page: 101, sku: 'A,B' } }));
     expect(e).toMatchObject({
       method: 'GET',
       path: '/wp-json/wc/v3/products',
@@ -70,12 +53,12 @@ describe('errors', () => {
 
   it('decodes WordPress entities in messages', async () => {
     const { variations } = fake.addVariable({ name: 'P', variations: [{ sku: 'V' }] });
-    const e = await rejection(client().put(`products/${variations[0]?.id}`, { stock_quantity: 1 }));
+    const e = await storefrontRejection(client().put(`products/${variations[0]?.id}`, { stock_quantity: 1 }));
     expect(e.message).toContain('/products/<product_id>/variations/<id>');
   });
 
   it('refuses an endpoint with a query string (params go through the signer)', async () => {
-    const e = await rejection(client().get('products?sku=A'));
+    const e = await storefrontRejection(client().get('products?sku=A'));
     expect(e.retryable).toBe(false);
   });
 });
@@ -100,7 +83,7 @@ describe('retries', () => {
     await fake.setDown('503');
     const c = client();
     const counts = { reads: 0, writes: 0 };
-    const e = await rejection(c.post('products', { name: 'x' }, { counts }));
+    const e = await storefrontRejection(c.post('products', { name: 'x' }, { counts }));
     expect(e.status).toBe(503);
     expect(e.retryable).toBe(true);
     expect(counts).toEqual({ reads: 0, writes: 1 });
@@ -110,7 +93,7 @@ describe('retries', () => {
     await fake.setDown('503');
     const c = client();
     const counts = { reads: 0, writes: 0 };
-    await rejection(c.post('products/batch', { update: [] }, { idempotent: true, counts }));
+    await storefrontRejection(c.post('products/batch', { update: [] }, { idempotent: true, counts }));
     expect(counts.writes).toBe(3);
   });
 
@@ -132,7 +115,7 @@ describe('retries', () => {
   it('times out per request', async () => {
     fake.latencyMs = 300;
     const c = client({ timeoutMs: 100, retry: { attempts: 1 } });
-    const e = await rejection(c.get('products'));
+    const e = await storefrontRejection(c.get('products'));
     expect(e.message).toContain('timed out');
   });
 });

@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { WooCommerceClient } from '../../../adapters/woocommerce/woocommerce-client.js';
+import type { WooCommerceClient } from '../../../adapters/woocommerce/woocommerce-client.js';
 import {
   FakeWooCommerce,
   signOAuthUrl,
   type WooProductJson,
 } from '../../../fakes/woocommerce/fake-woocommerce.js';
-import { StorefrontError } from '../../../src/errors.js';
+import { storefrontRejection, wooClientFor } from '../../helpers/woo-client.js';
 
 /** The fake's REST behaviour, through the real client library (as in NOTES.md). */
 
@@ -14,30 +14,13 @@ let c: WooCommerceClient;
 
 beforeEach(async () => {
   fake = new FakeWooCommerce();
-  const url = await fake.start();
-  c = new WooCommerceClient({
-    store: 'shop-a',
-    url,
-    consumerKey: fake.consumerKey,
-    consumerSecret: fake.consumerSecret,
-    timeoutMs: 5_000,
-    concurrency: 2,
-    retry: { attempts: 1 },
-  });
+  await fake.start();
+  c = wooClientFor(fake);
 });
 afterEach(async () => {
   await c.close();
   await fake.stop();
 });
-
-async function rejection(p: Promise<unknown>): Promise<StorefrontError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(StorefrontError);
-  return e as StorefrontError;
-}
 
 type BatchAnswer = { update?: (WooProductJson & { error?: { code: string; data: { status: number } } })[] };
 
@@ -89,11 +72,11 @@ describe('GET products?sku=', () => {
   });
 
   it('refuses per_page above 100 with rest_invalid_param', async () => {
-    const e = await rejection(c.get('products', { params: { per_page: 101 } }));
+    const e = await storefrontRejection(c.get('products', { params: { per_page: 101 } }));
     expect(e.status).toBe(400);
     expect(e.code).toBe('rest_invalid_param');
     expect(e.message).toContain('Invalid parameter(s): per_page');
-    expect((await rejection(c.get('products', { params: { per_page: 0 } }))).status).toBe(400);
+    expect((await storefrontRejection(c.get('products', { params: { per_page: 0 } }))).status).toBe(400);
   });
 
   it('honours _fields', async () => {
@@ -110,19 +93,21 @@ describe('single products and variations', () => {
     const { parent, variations } = fake.addVariable({ name: 'P', variations: [{ sku: 'V-1', stock: 1 }] });
     const v = variations[0] as WooProductJson;
     expect((await c.get<WooProductJson>(`products/${v.id}`)).data.type).toBe('variation');
-    const e = await rejection(c.put(`products/${v.id}`, { stock_quantity: 5 }));
+    const e = await storefrontRejection(c.put(`products/${v.id}`, { stock_quantity: 5 }));
     expect(e.status).toBe(404);
     expect(e.code).toBe('woocommerce_rest_invalid_product_id');
 
     const ok = await c.put<WooProductJson>(`products/${parent.id}/variations/${v.id}`, { stock_quantity: 5 });
     expect(ok.data.stock_quantity).toBe(5);
     const other = fake.addVariable({ name: 'Q', variations: [{ sku: 'W-1' }] });
-    const wrong = await rejection(
+    const wrong = await storefrontRejection(
       c.put(`products/${other.parent.id}/variations/${v.id}`, { stock_quantity: 1 }),
     );
     expect(wrong.status).toBe(404);
     expect(wrong.code).toBe('woocommerce_rest_product_variation_invalid_id');
-    expect((await rejection(c.get('products/999999'))).code).toBe('woocommerce_rest_product_invalid_id');
+    expect((await storefrontRejection(c.get('products/999999'))).code).toBe(
+      'woocommerce_rest_product_invalid_id',
+    );
   });
 
   it('casts nulls in a direct PUT', async () => {
@@ -159,7 +144,7 @@ describe('single products and variations', () => {
 
   it('refuses a duplicate SKU on create (any case, trailing spaces)', async () => {
     const existing = fake.addSimple({ sku: 'DUP-1' });
-    const e = await rejection(c.post('products', { name: 'x', sku: 'dup-1 ' }));
+    const e = await storefrontRejection(c.post('products', { name: 'x', sku: 'dup-1 ' }));
     expect(e.status).toBe(400);
     expect(e.code).toBe('product_invalid_sku');
     const batch = await c.post<{
@@ -175,7 +160,7 @@ describe('single products and variations', () => {
 describe('batch', () => {
   it('refuses more than 100 objects with 413', async () => {
     const ids = Array.from({ length: 101 }, (_, i) => fake.addSimple({ sku: `B-${i}` }).id);
-    const e = await rejection(
+    const e = await storefrontRejection(
       c.post(
         'products/batch',
         { update: ids.map((id) => ({ id, stock_quantity: 1 })) },
@@ -185,7 +170,7 @@ describe('batch', () => {
     expect(e.status).toBe(413);
     expect(e.code).toBe('woocommerce_rest_request_entity_too_large');
     // create + update + delete count together
-    const mixed = await rejection(
+    const mixed = await storefrontRejection(
       c.post('products/batch', {
         create: [{ name: 'n' }],
         update: ids.slice(0, 100).map((id) => ({ id, stock_quantity: 1 })),
@@ -251,10 +236,10 @@ describe('counters, faults and seeding', () => {
 
   it('goes down either way: 503 pages, or refused connections, and comes back', async () => {
     await fake.setDown('503');
-    const e = await rejection(c.get('products'));
+    const e = await storefrontRejection(c.get('products'));
     expect(e.status).toBe(503);
     await fake.setDown('refuse');
-    const refused = await rejection(c.get('products'));
+    const refused = await storefrontRejection(c.get('products'));
     expect(refused.status).toBeUndefined();
     expect(refused.code).toBe('ECONNREFUSED');
     expect(refused.retryable).toBe(true);
@@ -290,15 +275,7 @@ describe('a shop with few PHP workers (latency and a worker cap)', () => {
   it('serves at most `workers` requests at once; the rest queue and are answered', async () => {
     fake.latencyMs = 30;
     fake.workers = 2;
-    const local = new WooCommerceClient({
-      store: 'shop-wide',
-      url: fake.url,
-      consumerKey: fake.consumerKey,
-      consumerSecret: fake.consumerSecret,
-      timeoutMs: 5_000,
-      concurrency: 6,
-      retry: { attempts: 1 },
-    });
+    const local = wooClientFor(fake, { store: 'shop-wide', concurrency: 6 });
     try {
       const answers = await Promise.all(
         Array.from({ length: 6 }, () => local.get<unknown[]>('products', { params: { per_page: 1 } })),

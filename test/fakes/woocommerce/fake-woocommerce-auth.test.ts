@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WooCommerceClient } from '../../../adapters/woocommerce/woocommerce-client.js';
 import { FakeWooCommerce, signOAuthUrl } from '../../../fakes/woocommerce/fake-woocommerce.js';
-import { StorefrontError } from '../../../src/errors.js';
+import { storefrontRejection, wooClientFor } from '../../helpers/woo-client.js';
 
 /** The fake must refuse what a real WooCommerce over plain http refuses, or it proves nothing. */
 
@@ -18,24 +18,7 @@ afterEach(async () => {
 });
 
 function client(overrides: { consumerKey?: string; consumerSecret?: string; url?: string } = {}) {
-  return new WooCommerceClient({
-    store: 'shop-a',
-    url: overrides.url ?? home,
-    consumerKey: overrides.consumerKey ?? fake.consumerKey,
-    consumerSecret: overrides.consumerSecret ?? fake.consumerSecret,
-    timeoutMs: 5_000,
-    concurrency: 2,
-    retry: { attempts: 1 },
-  });
-}
-
-async function rejection(p: Promise<unknown>): Promise<StorefrontError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(StorefrontError);
-  return e as StorefrontError;
+  return wooClientFor(fake, { url: home, ...overrides });
 }
 
 const productsUrl = () => `${home}/wp-json/wc/v3/products?sku=PSN-US-50`;
@@ -76,7 +59,7 @@ describe('OAuth 1.0a over http', () => {
   it('rejects a wrong consumer secret without leaking it', async () => {
     const secret = `cs_${'9'.repeat(40)}`;
     const c = client({ consumerSecret: secret });
-    const e = await rejection(c.get('products'));
+    const e = await storefrontRejection(c.get('products'));
     expect(e.status).toBe(401);
     expect(e.code).toBe('woocommerce_rest_authentication_error');
     expect(e.message).toContain('Invalid signature - provided signature does not match.');
@@ -89,7 +72,7 @@ describe('OAuth 1.0a over http', () => {
 
   it('rejects an unknown consumer key', async () => {
     const c = client({ consumerKey: `ck_${'1'.repeat(40)}` });
-    const e = await rejection(c.get('products'));
+    const e = await storefrontRejection(c.get('products'));
     expect(e.status).toBe(401);
     expect(e.message).toContain('Consumer key is invalid.');
     await c.close();
@@ -131,7 +114,7 @@ describe('OAuth 1.0a over http', () => {
     // The same through the real client, against a shop whose clock runs 20 minutes ahead.
     fake.clockSkewMs = 20 * 60_000;
     const c = client();
-    const e = await rejection(c.get('products'));
+    const e = await storefrontRejection(c.get('products'));
     expect(e.message).toContain('Invalid timestamp.');
     await c.close();
   });
@@ -145,7 +128,7 @@ describe('OAuth 1.0a over http', () => {
     );
     // The client library signs with the URL it is given: a store configured as localhost fails too.
     const c = client({ url: `http://localhost:${port}` });
-    expect((await rejection(c.get('products'))).status).toBe(401);
+    expect((await storefrontRejection(c.get('products'))).status).toBe(401);
     await c.close();
   });
 
@@ -190,7 +173,7 @@ describe('OAuth 1.0a over http', () => {
       retry: { attempts: 1 },
     });
     expect((await ro.get('products')).status).toBe(200);
-    const e = await rejection(ro.post('products/batch', { update: [] }));
+    const e = await storefrontRejection(ro.post('products/batch', { update: [] }));
     expect(e.message).toContain('The API key provided does not have write permissions.');
     await ro.close();
   });

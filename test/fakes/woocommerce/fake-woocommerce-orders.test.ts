@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { WooCommerceClient } from '../../../adapters/woocommerce/woocommerce-client.js';
+import type { WooCommerceClient } from '../../../adapters/woocommerce/woocommerce-client.js';
 import { FakeWooCommerce } from '../../../fakes/woocommerce/fake-woocommerce.js';
+import { wooClientFor } from '../../helpers/woo-client.js';
 
 /** The fake's order routes behave as NOTES.md observed, through the real client over HTTP. */
 
@@ -12,15 +13,7 @@ beforeEach(async () => {
   fake = new FakeWooCommerce();
   await fake.start();
   productId = fake.addSimple({ sku: 'PSN-US-50', stock: 10, price: '50' }).id;
-  client = new WooCommerceClient({
-    store: 't',
-    url: fake.url,
-    consumerKey: fake.consumerKey,
-    consumerSecret: fake.consumerSecret,
-    timeoutMs: 5_000,
-    concurrency: 2,
-    retry: { attempts: 1 },
-  });
+  client = wooClientFor(fake, { store: 't' });
 });
 afterEach(async () => {
   await client.close();
