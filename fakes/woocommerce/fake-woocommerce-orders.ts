@@ -211,6 +211,11 @@ export interface PlaceOrderOptions {
   currency?: string;
   /** A percent coupon the buyer used: every line's `total` is its `subtotal` less this share. */
   coupon?: { code: string; percent: number };
+  /**
+   * A late commit: the order was stamped (`date_modified`) this long before it became visible, as
+   * when a slow checkout request saves it, so it lands behind orders listed meanwhile.
+   */
+  committedLateMs?: number;
 }
 
 export interface FakeOrdersOptions {
@@ -355,6 +360,7 @@ export class FakeOrders {
     else if (paymentMethod === 'bacs' || paymentMethod === 'cheque') this.transition(o, 'on-hold');
     else if (paymentMethod === 'cod') this.transition(o, 'processing');
     this.save(o, 'created');
+    o.modifiedAt -= opts.committedLateMs ?? 0;
     return this.toJson(o);
   }
 

@@ -1113,6 +1113,8 @@ export interface RecordedRequest {
   status: number;
   /** When it was answered (our clock, ms). */
   at: number;
+  /** How many items a listing answered (an array body): what each listing carried. */
+  items?: number;
 }
 
 /** `false` = up; `'503'` = every request gets a 503 page; `'refuse'` = the listener is closed. */
@@ -1421,8 +1423,14 @@ export class FakeWooCommerce {
     const rel = url.pathname.startsWith(WC_PREFIX) ? url.pathname.slice(WC_PREFIX.length) : url.pathname;
     const match = url.pathname.startsWith(WC_PREFIX) ? this.match(method, rel) : undefined;
     // Every request is recorded, refused or not: the counters are what a benchmark compares.
-    const record = (status: number) =>
-      this.log.push({ method, route: match?.route.pattern ?? rel, status, at: Date.now() });
+    const record = (status: number, body?: unknown) =>
+      this.log.push({
+        method,
+        route: match?.route.pattern ?? rel,
+        status,
+        at: Date.now(),
+        ...(Array.isArray(body) && { items: body.length }),
+      });
     const throttledMs = this.throttledUntil - Date.now();
     if (throttledMs > 0) {
       record(429);
@@ -1486,7 +1494,7 @@ export class FakeWooCommerce {
       }
       const result = await match.route.handle(routeReq);
       const status = result.status ?? 200;
-      record(status);
+      record(status, result.body);
       send(status, applyFields(result.body, url.searchParams.get('_fields')), result.headers);
     } catch (e) {
       fail(e);

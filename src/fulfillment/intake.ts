@@ -20,6 +20,7 @@ import {
   setLine,
   unitsInActiveIntents,
 } from './fulfillment-ledger.js';
+import { intakeWindow, type SweepMark } from './intake-window.js';
 import { recordLinePrice } from './margin.js';
 import { forgetStaleReads, rememberRead } from './order-reads.js';
 
@@ -50,9 +51,6 @@ export interface IntakeResult {
   stale: boolean;
 }
 
-/** Intake cursors go back this far behind the newest shop timestamp seen (clock skew, slow writes). */
-const CURSOR_OVERLAP_MS = 2 * 60_000;
-
 type ShopOrdersOf = Storefront & { orders: ShopOrders };
 
 /** The entries the supplier lists, read from the snapshot once for a whole batch of orders. */
@@ -73,9 +71,12 @@ export function intakeContext(ctx: FulfillmentContext, knownEntries = knownEntri
 }
 
 const polls = new WeakMap<FulfillmentContext, Promise<number>>();
+/** Each store's last sweep (memory only: a restarted process sweeps first). */
+const sweeps = new WeakMap<FulfillmentContext, Map<string, SweepMark>>();
 
 /**
- * Polls every store for orders changed since its cursor (the shop's own time, minus an overlap).
+ * Polls every store for orders changed since its cursor (the shop's own time, minus an overlap:
+ * a few seconds on most polls, two minutes on a sweep once a minute, intake-window.ts).
  * A poll already running is joined, never doubled: the fulfillment pass and the inventory job
  * (which takes orders in right before every push) both ask.
  */
@@ -95,10 +96,13 @@ async function pollStore(ctx: FulfillmentContext, name: string, store: ShopOrder
   const row = ctx.db.prepare('SELECT cursor FROM intake_cursors WHERE store = ?').get(name) as
     | { cursor: string }
     | undefined;
-  const since = row ? new Date(Date.parse(row.cursor) - CURSOR_OVERLAP_MS).toISOString() : null;
+  const cursor = row?.cursor ?? null;
+  const marks = sweeps.get(ctx) ?? new Map<string, SweepMark>();
+  sweeps.set(ctx, marks);
   try {
     const readAt = ctx.now();
-    const { orders, latest } = await store.orders.listChangedOrders(since);
+    const window = intakeWindow(cursor, marks.get(name), readAt);
+    const { orders, latest } = await store.orders.listChangedOrders(window.since);
     let n = 0;
     const intake = intakeContext(ctx);
     for (const order of orders) {
@@ -112,6 +116,9 @@ async function pollStore(ctx: FulfillmentContext, name: string, store: ShopOrder
         )
         .run(name, latest);
     }
+    // Only a sweep that listed counts: one that failed is tried again on the next poll.
+    const from = cursor ?? latest;
+    if (window.sweep && from) marks.set(name, { at: readAt, cursor: from });
     resolveAlert(ctx.db, 'intake', name, ctx.now());
     return n;
   } catch (e) {
