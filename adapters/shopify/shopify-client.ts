@@ -91,6 +91,8 @@ export interface ShopifyRequest {
 export interface ShopifyDocument {
   query: string;
   maxVariables: Record<string, unknown>;
+  /** The `cost` the adapter paces it by at `maxVariables`, where it is sent at them (held to the store's by a test). */
+  cost?: number;
 }
 
 interface CostExtension {

@@ -3,13 +3,28 @@ import { StorefrontError } from '../../src/errors.js';
 import { codeLine, deliveryMarker, markersIn } from '../../src/fulfillment/delivery-text.js';
 import type { Logger } from '../../src/log.js';
 import { decimalTextToCents } from '../../src/money.js';
-import type { Delivery, ResendOutcome, ShopOrder, ShopOrders, WebhookVerdict } from '../../src/storefront.js';
+import type {
+  Delivery,
+  DeliveryAttempt,
+  ResendOutcome,
+  ShopOrder,
+  ShopOrders,
+  WebhookVerdict,
+} from '../../src/storefront.js';
 import {
   API_VERSION,
   type ShopifyDocument,
   type ShopifyGraphqlClient,
   type ShopifyRequest,
 } from './shopify-client.js';
+import {
+  fulfilledSomething,
+  fulfilledUnits,
+  type Ledger,
+  ledgerWith,
+  parseLedger,
+  unitsToFulfil,
+} from './shopify-delivery-ledger.js';
 import {
   closedQuery,
   holdState,
@@ -56,6 +71,26 @@ const ORDER_LINES_PAGE = 50;
 /** Fulfillment orders per page × their first lines: ~320 points; more lines are paged. */
 const FO_PAGE = 3;
 const FO_LINES = 50;
+/** One fulfillment order of DeliveryFulfillmentOrder with this many lines: itself, actions, holds, lines. */
+const foCost = (lines: number) => 5 + lines * 2;
+/** One fulfillment's FulfilledLineItems with this many lines. */
+const fulfilledCost = (lines: number) => 3 + lines * 2;
+/**
+ * What the read before delivering carries for the delivery steps (a digital order has one
+ * fulfillment order and few fulfillments): 210 points on top of the order's 166, 376 in all. An order with
+ * more, or longer ones, is read back by the step instead, as on a resume.
+ */
+const READ_FULFILLMENT_ORDERS = 2;
+const READ_FO_LINES = 20;
+const READ_FULFILLMENTS = 5;
+const READ_FULFILLED_LINES = 10;
+const ORDER_READ_VARIABLES = {
+  lines: ORDER_LINES_PAGE,
+  fulfillmentOrders: READ_FULFILLMENT_ORDERS,
+  foLines: READ_FO_LINES,
+  fulfillments: READ_FULFILLMENTS,
+  fulfilledLines: READ_FULFILLED_LINES,
+};
 /**
  * `Order.fulfillments` is a plain list (no cursor) costed like a connection of `first`: ids and
  * statuses only, at the most Shopify pages anything by (254 points). Their line items are read
@@ -68,8 +103,6 @@ const FULFILLMENT_LINES = 40;
 const LINES_PAGE = 250;
 /** Shopify's cap on an input array: line items per `fulfillmentCreate`. */
 const FULFILL_ITEMS = 250;
-/** Fulfillments that did not fulfil anything. */
-const NOT_FULFILLED = new Set(['CANCELLED', 'ERROR', 'FAILURE']);
 const WEBHOOKS_PAGE = 100;
 const MAX_STALE_RETRIES = 5;
 const MUTATION_COST = 10;
@@ -84,6 +117,13 @@ const LINE_FIELDS =
   'id sku quantity unfulfilledQuantity paid: discountedUnitPriceAfterAllDiscountsSet { shopMoney { amount } }';
 /** Points one line of LINE_FIELDS costs (the line and its two money objects). */
 const LINE_COST = 3;
+/** OrderRead: the order with its first lines (16 + 3 a line), the ledger, fulfillment orders, fulfillments. */
+const ORDER_READ_COST =
+  16 +
+  ORDER_LINES_PAGE * LINE_COST +
+  1 +
+  (2 + READ_FULFILLMENT_ORDERS * foCost(READ_FO_LINES)) +
+  (2 + READ_FULFILLMENTS * fulfilledCost(READ_FULFILLED_LINES));
 
 const ORDER_FIELDS = /* GraphQL */ `
   fragment ShopOrderFields on Order {
@@ -101,7 +141,31 @@ const ORDER_FIELDS = /* GraphQL */ `
     fulfillmentOrders(first: 5) {
       nodes { id status fulfillmentHolds { id handle heldByRequestingApp } }
     }
-    codes: metafield(namespace: "${NS}", key: "${CODES_KEY}") { value }
+    codes: metafield(namespace: "${NS}", key: "${CODES_KEY}") { value compareDigest }
+  }
+`;
+
+/** A fulfillment order as the fulfill step needs it (its first lines; longer ones are paged). */
+const FULFILLMENT_ORDER_FIELDS = /* GraphQL */ `
+  fragment DeliveryFulfillmentOrder on FulfillmentOrder {
+    id
+    status
+    supportedActions { action }
+    fulfillmentHolds { id handle heldByRequestingApp }
+    lineItems(first: $foLines) {
+      nodes { id remainingQuantity lineItem { id } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+`;
+
+/** A fulfillment's units per line (its first lines; longer ones are paged). */
+const FULFILLED_LINE_FIELDS = /* GraphQL */ `
+  fragment FulfilledLineItems on Fulfillment {
+    fulfillmentLineItems(first: $fulfilledLines) {
+      nodes { quantity lineItem { id } }
+      pageInfo { hasNextPage endCursor }
+    }
   }
 `;
 
@@ -115,11 +179,32 @@ const INTAKE_QUERY = /* GraphQL */ `
   ${ORDER_FIELDS}
 `;
 
+/**
+ * The read before delivering carries what the delivery steps read back (the ledger, the
+ * fulfillment orders, the fulfilled units), so a first attempt writes without reading again.
+ */
 const ORDER_QUERY = /* GraphQL */ `
-  query OrderRead($id: ID!, $lines: Int!) {
-    order(id: $id) { ...ShopOrderFields }
+  query OrderRead(
+    $id: ID!
+    $lines: Int!
+    $fulfillmentOrders: Int!
+    $foLines: Int!
+    $fulfillments: Int!
+    $fulfilledLines: Int!
+  ) {
+    order(id: $id) {
+      ...ShopOrderFields
+      ledger: metafield(namespace: "${NS}", key: "${LEDGER_KEY}") { value compareDigest }
+      deliveryFulfillmentOrders: fulfillmentOrders(first: $fulfillmentOrders) {
+        nodes { ...DeliveryFulfillmentOrder }
+        pageInfo { hasNextPage endCursor }
+      }
+      fulfillments(first: $fulfillments) { id status ...FulfilledLineItems }
+    }
   }
   ${ORDER_FIELDS}
+  ${FULFILLMENT_ORDER_FIELDS}
+  ${FULFILLED_LINE_FIELDS}
 `;
 
 const ORDER_LINES_QUERY = /* GraphQL */ `
@@ -165,17 +250,12 @@ const FULFILLED_QUERY = /* GraphQL */ `
 `;
 
 const FULFILLMENT_LINES_QUERY = /* GraphQL */ `
-  query FulfillmentLines($ids: [ID!]!, $lines: Int!) {
+  query FulfillmentLines($ids: [ID!]!, $fulfilledLines: Int!) {
     nodes(ids: $ids) {
-      ... on Fulfillment {
-        id
-        fulfillmentLineItems(first: $lines) {
-          nodes { quantity lineItem { id } }
-          pageInfo { hasNextPage endCursor }
-        }
-      }
+      ... on Fulfillment { id ...FulfilledLineItems }
     }
   }
+  ${FULFILLED_LINE_FIELDS}
 `;
 
 const FULFILLMENT_LINES_PAGE_QUERY = /* GraphQL */ `
@@ -190,23 +270,15 @@ const FULFILLMENT_LINES_PAGE_QUERY = /* GraphQL */ `
 `;
 
 const FULFILLMENT_ORDERS_QUERY = /* GraphQL */ `
-  query OrderFulfillmentOrders($id: ID!, $first: Int!, $after: String, $lines: Int!) {
+  query OrderFulfillmentOrders($id: ID!, $first: Int!, $after: String, $foLines: Int!) {
     order(id: $id) {
       fulfillmentOrders(first: $first, after: $after) {
-        nodes {
-          id
-          status
-          supportedActions { action }
-          fulfillmentHolds { id handle heldByRequestingApp }
-          lineItems(first: $lines) {
-            nodes { id remainingQuantity lineItem { id } }
-            pageInfo { hasNextPage endCursor }
-          }
-        }
+        nodes { ...DeliveryFulfillmentOrder }
         pageInfo { hasNextPage endCursor }
       }
     }
   }
+  ${FULFILLMENT_ORDER_FIELDS}
 `;
 
 const FULFILLMENT_ORDER_LINES_QUERY = /* GraphQL */ `
@@ -274,7 +346,7 @@ export const ORDER_DOCUMENTS: readonly ShopifyDocument[] = [
     query: INTAKE_QUERY,
     maxVariables: { query: 'status:open', first: INTAKE_PAGE, after: SAMPLE_CURSOR, lines: INTAKE_LINES },
   },
-  { query: ORDER_QUERY, maxVariables: { id: SAMPLE_ORDER, lines: ORDER_LINES_PAGE } },
+  { query: ORDER_QUERY, maxVariables: { id: SAMPLE_ORDER, ...ORDER_READ_VARIABLES }, cost: ORDER_READ_COST },
   {
     query: ORDER_LINES_QUERY,
     maxVariables: { id: SAMPLE_ORDER, first: ORDER_LINES_PAGE, after: SAMPLE_CURSOR },
@@ -298,7 +370,7 @@ export const ORDER_DOCUMENTS: readonly ShopifyDocument[] = [
     query: FULFILLMENT_LINES_QUERY,
     maxVariables: {
       ids: Array.from({ length: FULFILLMENT_BATCH }, (_v, i) => `gid://shopify/Fulfillment/${i + 1}`),
-      lines: FULFILLMENT_LINES,
+      fulfilledLines: FULFILLMENT_LINES,
     },
   },
   {
@@ -307,7 +379,7 @@ export const ORDER_DOCUMENTS: readonly ShopifyDocument[] = [
   },
   {
     query: FULFILLMENT_ORDERS_QUERY,
-    maxVariables: { id: SAMPLE_ORDER, first: FO_PAGE, after: SAMPLE_CURSOR, lines: FO_LINES },
+    maxVariables: { id: SAMPLE_ORDER, first: FO_PAGE, after: SAMPLE_CURSOR, foLines: FO_LINES },
   },
   {
     query: FULFILLMENT_ORDER_LINES_QUERY,
@@ -385,7 +457,33 @@ interface WireOrder {
   cancelledAt: string | null;
   lineItems: { nodes: WireLine[]; pageInfo: PageInfo };
   fulfillmentOrders: { nodes: { id: string; status: string; fulfillmentHolds: WireHold[] }[] };
-  codes: { value: string } | null;
+  codes: WireMetafield | null;
+}
+
+/** What OrderRead adds to the order for the delivery steps. */
+interface WireDeliveryRead {
+  ledger: WireMetafield | null;
+  deliveryFulfillmentOrders: { nodes: WireFulfillmentOrder[]; pageInfo: PageInfo };
+  fulfillments: {
+    id: string;
+    status: string;
+    fulfillmentLineItems: { nodes: WireFulfilledLine[]; pageInfo: PageInfo };
+  }[];
+}
+
+/**
+ * What the read before delivering says the delivery steps would read back. Trusted only for a
+ * first attempt (nothing of the delivery can be in the shop yet) and only from an order this
+ * adapter returned itself.
+ */
+interface DeliveryReading {
+  codes: WireMetafield | null;
+  ledger: WireMetafield | null;
+  cancelled: boolean;
+  /** Every fulfillment order with every line; null when the read did not hold them all. */
+  fulfillmentOrders: WireFulfillmentOrder[] | null;
+  /** Units in the order's counted fulfillments per line; null when the read did not hold them all. */
+  fulfilled: Map<string, number> | null;
 }
 
 interface PageInfo {
@@ -428,9 +526,6 @@ interface UserError {
   code?: string | null;
 }
 
-/** deliveryId → lineId → units. */
-type Ledger = Record<string, Record<string, number>>;
-
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 
 function isWireOrder(v: unknown): v is WireOrder {
@@ -449,8 +544,56 @@ function isWireOrder(v: unknown): v is WireOrder {
     lines.nodes.every(isWireLine) &&
     isObj(lines.pageInfo) &&
     Array.isArray(fos?.nodes) &&
-    (v.codes === null || (isObj(v.codes) && typeof v.codes.value === 'string'))
+    isMetafieldOrNull(v.codes)
   );
+}
+
+function isMetafieldOrNull(v: unknown): v is WireMetafield | null {
+  return v === null || (isObj(v) && typeof v.value === 'string' && typeof v.compareDigest === 'string');
+}
+
+function isFulfillmentOrder(v: unknown): v is WireFulfillmentOrder {
+  return (
+    isObj(v) &&
+    typeof v.id === 'string' &&
+    typeof v.status === 'string' &&
+    Array.isArray(v.supportedActions) &&
+    Array.isArray(v.fulfillmentHolds) &&
+    pageOf(v.lineItems, isFoLine) !== undefined
+  );
+}
+
+function isFulfillmentRead(v: unknown): v is WireDeliveryRead['fulfillments'][number] {
+  return (
+    isObj(v) &&
+    typeof v.id === 'string' &&
+    typeof v.status === 'string' &&
+    pageOf(v.fulfillmentLineItems, isFulfilledLine) !== undefined
+  );
+}
+
+/**
+ * The delivery steps' read-back as OrderRead carries it; the fulfillment orders or fulfillments
+ * as null where a page was left unread (the step reads them itself). Undefined: not that shape.
+ */
+function deliveryReadingOf(o: WireOrder, v: Record<string, unknown>): DeliveryReading | undefined {
+  const fos = pageOf(v.deliveryFulfillmentOrders, isFulfillmentOrder);
+  const list = v.fulfillments;
+  if (!isMetafieldOrNull(v.ledger) || !fos || !Array.isArray(list) || !list.every(isFulfillmentRead)) {
+    return undefined;
+  }
+  const allFos = !fos.pageInfo.hasNextPage && fos.nodes.every((fo) => !fo.lineItems.pageInfo.hasNextPage);
+  const counted = list.filter((f) => fulfilledSomething(f.status));
+  // A list as long as asked for may go on: only a shorter one is all of them.
+  const allFulfilled =
+    list.length < READ_FULFILLMENTS && counted.every((f) => !f.fulfillmentLineItems.pageInfo.hasNextPage);
+  return {
+    codes: o.codes,
+    ledger: v.ledger,
+    cancelled: o.cancelledAt !== null,
+    fulfillmentOrders: allFos ? fos.nodes : null,
+    fulfilled: allFulfilled ? fulfilledUnits(counted.flatMap((f) => f.fulfillmentLineItems.nodes)) : null,
+  };
 }
 
 function isWireLine(v: unknown): v is WireLine {
@@ -500,32 +643,6 @@ function pageOf<N>(
   return { nodes: c.nodes, pageInfo: c.pageInfo };
 }
 
-function parseLedger(value: string | undefined): Ledger | null {
-  if (value === undefined) return {};
-  try {
-    const v = JSON.parse(value) as unknown;
-    if (!isObj(v)) return null;
-    const out: Ledger = {};
-    for (const [id, lines] of Object.entries(v)) {
-      if (!isObj(lines)) return null;
-      out[id] = {};
-      for (const [line, n] of Object.entries(lines)) {
-        if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) return null;
-        (out[id] as Record<string, number>)[line] = n;
-      }
-    }
-    return out;
-  } catch {
-    return null;
-  }
-}
-
-function unitsOf(d: Delivery): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const l of d.lines) out[l.lineId] = (out[l.lineId] ?? 0) + l.codes.length;
-  return out;
-}
-
 function headerOf(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
   for (const [k, v] of Object.entries(headers)) {
     if (k.toLowerCase() !== name) continue;
@@ -550,6 +667,13 @@ export class ShopifyOrders implements ShopOrders {
   private readonly secret: string;
   private readonly log: Logger;
   private readonly now: () => number;
+  /** What each order we handed out from OrderRead says the delivery steps would read back. */
+  private readonly readings = new WeakMap<ShopOrder, DeliveryReading>();
+  /**
+   * The read before an attempt → the delivery whose metafield step wrote straight from it: the
+   * fulfill step of that attempt may take the rest of that read as its read-back too.
+   */
+  private readonly wroteFrom = new WeakMap<ShopOrder, string>();
 
   constructor(opts: ShopifyOrdersOptions) {
     this.store = opts.store;
@@ -606,12 +730,16 @@ export class ShopifyOrders implements ShopOrders {
   async getOrder(orderId: string): Promise<ShopOrder | null> {
     const data: { order?: unknown } = await this.read('OrderRead', {
       query: ORDER_QUERY,
-      variables: { id: orderId, lines: ORDER_LINES_PAGE },
-      cost: 17 + ORDER_LINES_PAGE * LINE_COST,
+      variables: { id: orderId, ...ORDER_READ_VARIABLES },
+      cost: ORDER_READ_COST,
     });
     if (data.order === null) return null;
     if (!isWireOrder(data.order)) throw this.badResponse('OrderRead', 'order');
-    return this.toShopOrder(data.order, await this.remainingLines(data.order));
+    const reading = deliveryReadingOf(data.order, data.order as unknown as Record<string, unknown>);
+    if (!reading) throw this.badResponse('OrderRead', 'order (delivery read-back)');
+    const order = this.toShopOrder(data.order, await this.remainingLines(data.order));
+    this.readings.set(order, reading);
+    return order;
   }
 
   /** Lines past the first page (orders with many lines are rare; they are followed, never cut). */
@@ -704,11 +832,32 @@ export class ShopifyOrders implements ShopOrders {
     };
   }
 
-  async runDeliveryStep(step: string, delivery: Delivery): Promise<void> {
+  async runDeliveryStep(step: string, delivery: Delivery, attempt?: DeliveryAttempt): Promise<void> {
     this.checkDelivery(delivery);
-    if (step === 'metafield') return this.writeCodes(delivery);
-    if (step === 'fulfill') return this.fulfil(delivery);
+    const before = this.firstAttemptReading(delivery, attempt);
+    if (step === 'metafield') {
+      if ((await this.writeCodes(delivery, before)) && attempt)
+        this.wroteFrom.set(attempt.readBefore, delivery.deliveryId);
+      return;
+    }
+    if (step === 'fulfill') {
+      const wrote = attempt && this.wroteFrom.get(attempt.readBefore) === delivery.deliveryId;
+      return this.fulfil(delivery, wrote ? before : undefined);
+    }
     throw this.error('runDeliveryStep', `unknown delivery step "${step}"`, 'BAD_STEP', false);
+  }
+
+  /**
+   * The read before this attempt as the steps' read-back: only for a first attempt (an earlier
+   * one may have written after it was read, or its write may still land) and only from an order
+   * this adapter read itself.
+   */
+  private firstAttemptReading(
+    d: Delivery,
+    attempt: DeliveryAttempt | undefined,
+  ): DeliveryReading | undefined {
+    if (!attempt?.nothingWrittenYet || attempt.readBefore.id !== d.orderId) return undefined;
+    return this.readings.get(attempt.readBefore);
   }
 
   /** A code that would break the one-code-per-line format is refused before anything is written. */
@@ -726,22 +875,16 @@ export class ShopifyOrders implements ShopOrders {
     }
   }
 
-  /** Step 1: the codes and the ledger, appended under compare-and-set; nothing if the marker is there. */
-  private async writeCodes(d: Delivery): Promise<void> {
+  /**
+   * Step 1: the codes and the ledger, appended under compare-and-set; nothing if the marker is
+   * there. `before` (a first attempt's read) stands in for the first read-back; a stale write
+   * reads again. True when it wrote from `before` as it was.
+   */
+  private async writeCodes(d: Delivery, before: DeliveryReading | undefined): Promise<boolean> {
     const marker = deliveryMarker(d.deliveryId);
     const newLines = [...d.lines.flatMap((l) => l.codes.map(codeLine)), marker];
     for (let attempt = 1; attempt <= MAX_STALE_RETRIES; attempt++) {
-      const data: { order?: { codes: WireMetafield | null; ledger: WireMetafield | null } | null } =
-        await this.read('DeliveryMetafields', {
-          query: METAFIELDS_QUERY,
-          variables: { id: d.orderId },
-          cost: 3,
-        });
-      if (data.order === null) throw this.notFound('DeliveryMetafields', d.orderId);
-      const order = data.order;
-      if (!order || (order.codes !== null && typeof order.codes?.value !== 'string')) {
-        throw this.badResponse('DeliveryMetafields', 'order.codes');
-      }
+      const order = attempt === 1 && before ? before : await this.deliveryMetafields(d.orderId);
       const current = order.codes?.value ?? '';
       if (markersIn(current).includes(d.deliveryId)) {
         this.log.debug('shopify: codes already in the order', {
@@ -749,12 +892,11 @@ export class ShopifyOrders implements ShopOrders {
           orderId: d.orderId,
           deliveryId: d.deliveryId,
         });
-        return;
+        return false;
       }
       // Merged, never overwritten: earlier deliveries (and any text the merchant added) stay.
       const value = [current.replace(/\s+$/, ''), ...newLines].filter((s) => s !== '').join('\n');
-      const ledger = parseLedger(order.ledger?.value) ?? {};
-      ledger[d.deliveryId] = unitsOf(d);
+      const ledger = ledgerWith(parseLedger(order.ledger?.value), d);
       const data2: { metafieldsSet?: { userErrors?: UserError[] } } = await this.write(
         'DeliveryMetafieldsSet',
         {
@@ -793,7 +935,7 @@ export class ShopifyOrders implements ShopOrders {
           deliveryId: d.deliveryId,
           codes: newLines.length - 1,
         });
-        return;
+        return order === before;
       }
       // Someone wrote in between (or an earlier attempt of ours landed): read again and merge.
       if (errors.every((e) => e.code === 'STALE_OBJECT' || e.code === 'INVALID_COMPARE_DIGEST')) continue;
@@ -814,13 +956,42 @@ export class ShopifyOrders implements ShopOrders {
     );
   }
 
-  /** Step 2: fulfil, with a shipping confirmation, the delivered units not fulfilled yet. */
-  private async fulfil(d: Delivery): Promise<void> {
-    const state = await this.fulfilledState(d.orderId);
+  /** The codes and ledger metafields with their digests, as they are now. */
+  private async deliveryMetafields(
+    orderId: string,
+  ): Promise<{ codes: WireMetafield | null; ledger: WireMetafield | null }> {
+    const data: { order?: { codes: unknown; ledger: unknown } | null } = await this.read(
+      'DeliveryMetafields',
+      {
+        query: METAFIELDS_QUERY,
+        variables: { id: orderId },
+        cost: 3,
+      },
+    );
+    if (data.order === null) throw this.notFound('DeliveryMetafields', orderId);
+    const { codes, ledger } = data.order ?? {};
+    if (!isMetafieldOrNull(codes) || !isMetafieldOrNull(ledger)) {
+      throw this.badResponse('DeliveryMetafields', 'order.codes');
+    }
+    return { codes, ledger };
+  }
+
+  /**
+   * Step 2: fulfil, with a shipping confirmation, the delivered units not fulfilled yet. With
+   * `before` (the read this attempt's metafield step wrote from), its fulfillments and fulfillment
+   * orders are the read-back: the metafield write changes neither, and its ledger is known.
+   */
+  private async fulfil(d: Delivery, before: DeliveryReading | undefined): Promise<void> {
+    const state = before?.fulfilled
+      ? {
+          cancelled: before.cancelled,
+          ledger: ledgerWith(parseLedger(before.ledger?.value), d),
+          fulfilled: before.fulfilled,
+        }
+      : await this.fulfilledState(d.orderId);
     if (state.cancelled) {
       throw this.error('DeliveryFulfill', `${d.orderId} is cancelled; not fulfilled`, 'ORDER_CLOSED', false);
     }
-    const ledger = state.ledger ?? {};
     if (!state.ledger) {
       // Unreadable ledger (edited by hand): count only this delivery — fulfil too little, never twice.
       this.log.warn('shopify: delivery ledger unreadable; counting this delivery only', {
@@ -828,13 +999,7 @@ export class ShopifyOrders implements ShopOrders {
         orderId: d.orderId,
       });
     }
-    ledger[d.deliveryId] ??= unitsOf(d);
-    const need = new Map<string, number>();
-    for (const lineId of Object.keys(unitsOf(d))) {
-      const delivered = Object.values(ledger).reduce((s, units) => s + (units[lineId] ?? 0), 0);
-      const n = delivered - (state.fulfilled.get(lineId) ?? 0);
-      if (n > 0) need.set(lineId, n);
-    }
+    const need = unitsToFulfil(state.ledger ?? {}, d, state.fulfilled);
     if (need.size === 0) {
       this.log.debug('shopify: delivered lines already fulfilled', {
         store: this.store,
@@ -844,7 +1009,7 @@ export class ShopifyOrders implements ShopOrders {
       return;
     }
 
-    let fos = await this.fulfillmentOrders(d.orderId);
+    let fos = before?.fulfillmentOrders ?? (await this.fulfillmentOrders(d.orderId));
     const relevant = (list: WireFulfillmentOrder[]) =>
       list.filter((fo) => fo.lineItems.nodes.some((l) => need.has(l.lineItem.id) && l.remainingQuantity > 0));
     const held = relevant(fos).filter((fo) => fo.status === 'ON_HOLD');
@@ -953,22 +1118,24 @@ export class ShopifyOrders implements ShopOrders {
         false,
       );
     }
-    const counted = list.filter((f) => !NOT_FULFILLED.has(f.status)).map((f) => f.id);
-    const fulfilled = new Map<string, number>();
+    const counted = list.filter((f) => fulfilledSomething(f.status)).map((f) => f.id);
+    const lines: WireFulfilledLine[] = [];
     for (let i = 0; i < counted.length; i += FULFILLMENT_BATCH) {
-      for (const l of await this.fulfilledLines(counted.slice(i, i + FULFILLMENT_BATCH))) {
-        fulfilled.set(l.lineItem.id, (fulfilled.get(l.lineItem.id) ?? 0) + l.quantity);
-      }
+      lines.push(...(await this.fulfilledLines(counted.slice(i, i + FULFILLMENT_BATCH))));
     }
-    return { cancelled: o.cancelledAt !== null, ledger: parseLedger(o.ledger?.value), fulfilled };
+    return {
+      cancelled: o.cancelledAt !== null,
+      ledger: parseLedger(o.ledger?.value),
+      fulfilled: fulfilledUnits(lines),
+    };
   }
 
   /** Every line item of these fulfillments: their first lines in one call, longer ones paged. */
   private async fulfilledLines(ids: string[]): Promise<WireFulfilledLine[]> {
     const data: { nodes?: unknown } = await this.read('FulfillmentLines', {
       query: FULFILLMENT_LINES_QUERY,
-      variables: { ids, lines: FULFILLMENT_LINES },
-      cost: ids.length * (3 + FULFILLMENT_LINES * 2),
+      variables: { ids, fulfilledLines: FULFILLMENT_LINES },
+      cost: ids.length * fulfilledCost(FULFILLMENT_LINES),
     });
     const nodes = data.nodes;
     if (!Array.isArray(nodes) || nodes.length !== ids.length)
@@ -999,8 +1166,8 @@ export class ShopifyOrders implements ShopOrders {
         order?: { fulfillmentOrders?: { nodes?: WireFulfillmentOrder[]; pageInfo?: PageInfo } } | null;
       } = await this.read('OrderFulfillmentOrders', {
         query: FULFILLMENT_ORDERS_QUERY,
-        variables: { id: orderId, first: FO_PAGE, after, lines: FO_LINES },
-        cost: 3 + FO_PAGE * (5 + FO_LINES * 2),
+        variables: { id: orderId, first: FO_PAGE, after, foLines: FO_LINES },
+        cost: 3 + FO_PAGE * foCost(FO_LINES),
       });
       if (data.order === null) throw this.notFound('OrderFulfillmentOrders', orderId);
       const conn = data.order?.fulfillmentOrders;

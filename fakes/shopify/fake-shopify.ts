@@ -246,6 +246,8 @@ export interface FakeShopifyStats {
   rejected: number;
   /** 401 answers. */
   unauthorized: number;
+  /** Every executed operation in order: its name (null when anonymous) and costs, as charged. */
+  operations: { name: string | null; requestedCost: number; actualCost: number }[];
 }
 
 interface StoredAnswer {
@@ -453,6 +455,7 @@ export class FakeShopify {
       throttled: 0,
       rejected: 0,
       unauthorized: 0,
+      operations: [],
     };
   }
 
@@ -972,6 +975,11 @@ export class FakeShopify {
       this.loseCurrent = fault.how;
     }
     const actual = Math.min(cost, actualCost(costInput, data));
+    this.stats.operations.push({
+      name: operation.name?.value ?? null,
+      requestedCost: cost,
+      actualCost: actual,
+    });
     // Shopify charges the requested cost up front and refunds the difference afterwards.
     this.bucket.available = Math.min(this.bucket.maximumAvailable, this.bucket.available + (cost - actual));
     return {

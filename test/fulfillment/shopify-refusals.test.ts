@@ -22,14 +22,15 @@ describe('a Shopify document refused by the store', () => {
   it('is sent once: the delivery ends failed and its alert names the query', async () => {
     w = await startFulfillmentWorld();
     const world = w;
-    // As if the read-back had grown past the cost cap (what issue 9 found).
-    world.shop.refuseOperation('DeliveryFulfilled');
+    // As if a document of the fulfill step had grown past the cost cap (issue 9 found its
+    // read-back had); a first attempt sends no read-back, so it is the fulfillment itself here.
+    world.shop.refuseOperation('DeliveryFulfill');
     const o = world.shop.placeOrder({ lines: [{ sku: world.skus[0] as string, quantity: 1 }] });
     const [alert] = await world.until(() => {
       const open = alertsOf(world, 'delivery-failed');
       return open.length > 0 ? open : null;
     }, 'an alert about the delivery');
-    expect(alert?.detail).toMatch(/DeliveryFulfilled: refused by Shopify \(MAX_COST_EXCEEDED\)/);
+    expect(alert?.detail).toMatch(/DeliveryFulfill: refused by Shopify \(MAX_COST_EXCEEDED\)/);
     // The codes are in the order (step 1); nothing was fulfilled.
     expect(world.shop.orderMetafield(o.orderId)?.split('\n')[0]).toMatch(/^PSN /);
     expect(world.shop.fulfillments(o.orderId)).toHaveLength(0);

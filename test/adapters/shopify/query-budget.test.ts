@@ -69,4 +69,11 @@ describe('Shopify query budget', () => {
     );
     expect(over).toEqual([]);
   });
+
+  it('a document sent at its largest variables is paced by the cost the store will ask', () => {
+    const paced = DOCUMENTS.filter((d) => d.cost !== undefined);
+    expect(paced.map(operationName)).toContain('OrderRead');
+    const costs = paced.map((d) => [operationName(d), costOf(schema, d).cost]);
+    expect(costs).toEqual(paced.map((d) => [operationName(d), d.cost]));
+  });
 });

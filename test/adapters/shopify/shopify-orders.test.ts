@@ -8,7 +8,13 @@ import type { ShopifyStoreConfig } from '../../../config/schema.js';
 import type { FakeShopify } from '../../../fakes/shopify/fake-shopify.js';
 import { codeLine, deliveryMarker } from '../../../src/fulfillment/delivery-text.js';
 import { createLogger } from '../../../src/log.js';
-import type { DeliveredCode, Delivery, ShopOrders, WebhookVerdict } from '../../../src/storefront.js';
+import type {
+  DeliveredCode,
+  Delivery,
+  ShopOrder,
+  ShopOrders,
+  WebhookVerdict,
+} from '../../../src/storefront.js';
 import { rawGraphql, startFake, TEST_SECRET, TEST_TOKEN } from '../../fakes/shopify/fake-shopify-support.js';
 import { MemorySkuCache } from '../../helpers/memory-sku-cache.js';
 import { findSecrets } from '../../helpers/secret-leak-scan.js';
@@ -436,6 +442,186 @@ describe('ShopifyStorefront.orders — delivery', () => {
     await expect(orders.runDeliveryStep('fulfill', e)).rejects.toMatchObject({ code: 'MERCHANT_HOLD' });
     expect(fake.fulfillments(p.orderId)).toHaveLength(0);
     expect(fake.holds(p.orderId)).toHaveLength(1);
+  });
+});
+
+/**
+ * One attempt as the core runs it: the order read right before it (`getOrder`), then the steps
+ * from `from` on, each given that read; `nothingWrittenYet` as the delivery's recovery point says.
+ */
+async function attemptSteps(
+  orders: ShopOrders,
+  d: Delivery,
+  opts: { nothingWrittenYet: boolean; from?: string; readBefore?: (o: ShopOrder) => ShopOrder },
+): Promise<void> {
+  const read = await orders.getOrder(d.orderId);
+  if (!read) throw new Error(`order ${d.orderId} not read`);
+  const readBefore = opts.readBefore ? opts.readBefore(read) : read;
+  const steps = orders.deliverySteps.slice(opts.from ? orders.deliverySteps.indexOf(opts.from) : 0);
+  for (const step of steps) {
+    await orders.runDeliveryStep(step, d, { readBefore, nothingWrittenYet: opts.nothingWrittenYet });
+  }
+}
+
+/** Operation names the fake executed since its stats were reset. */
+const operations = (fake: FakeShopify) => fake.stats.operations.map((op) => op.name);
+
+describe('ShopifyStorefront.orders — delivery from the read before delivering (issue 13)', () => {
+  it('a first attempt is the read, one metafieldsSet, one fulfillmentCreate; a second delivery counts the first one’s fulfillment', async () => {
+    const h = await harness();
+    const { fake, orders } = h;
+    const o = fake.placeOrder({ lines: [{ sku: 'PSN-US-50', quantity: 3 }] });
+    const first = [code(), code()];
+    const second = [code()];
+    const d1 = delivery(o.orderId, [{ lineId: o.lineIds[0] as string, codes: first }]);
+    const d2 = delivery(o.orderId, [{ lineId: o.lineIds[0] as string, codes: second }]);
+    const minimum = ['OrderRead', 'DeliveryMetafieldsSet', 'DeliveryFulfill'];
+
+    fake.resetStats();
+    await attemptSteps(orders, d1, { nothingWrittenYet: true });
+    expect(operations(fake)).toEqual(minimum);
+    fake.resetStats();
+    await attemptSteps(orders, d2, { nothingWrittenYet: true });
+    expect(operations(fake)).toEqual(minimum);
+
+    expect(fake.orderMetafield(o.orderId)).toBe(
+      [
+        ...first.map(codeLine),
+        deliveryMarker(d1.deliveryId),
+        ...second.map(codeLine),
+        deliveryMarker(d2.deliveryId),
+      ].join('\n'),
+    );
+    expect(JSON.parse(fake.orderMetafield(o.orderId, 'psnb2b', 'deliveries') ?? '')).toEqual({
+      [d1.deliveryId]: { [o.lineIds[0] as string]: 2 },
+      [d2.deliveryId]: { [o.lineIds[0] as string]: 1 },
+    });
+    // Exactly the delivered units, each once, one shipping confirmation per delivery.
+    expect(fake.fulfillments(o.orderId).map((f) => f.lines)).toEqual([
+      [{ lineItemId: o.lineIds[0], quantity: 2 }],
+      [{ lineItemId: o.lineIds[0], quantity: 1 }],
+    ]);
+    expect(fake.outbox).toHaveLength(2);
+    expect(fake.outbox[1]?.codesMetafield).toBe(fake.orderMetafield(o.orderId));
+    expect(fake.stats.operations.find((op) => op.name === 'OrderRead')?.requestedCost).toBe(376);
+    expectNoCodes(h, [...first, ...second]);
+  });
+
+  it('the metafield write landed but the attempt crashed before recording it: the resume reads back and writes nothing twice', async () => {
+    const h = await harness();
+    const { fake, orders } = h;
+    const o = fake.placeOrder({ lines: [{ sku: 'PSN-US-50', quantity: 2 }] });
+    const codes = [code(), code()];
+    const d = delivery(o.orderId, [{ lineId: o.lineIds[0] as string, codes }]);
+
+    fake.loseAnswerAfterCommit('metafieldsSet');
+    expect(await attempt(h, () => attemptSteps(orders, d, { nothingWrittenYet: true }))).toBeInstanceOf(
+      Error,
+    );
+    expect(fake.stats.applied.metafieldsSet).toBe(1);
+    expect(fake.fulfillments(o.orderId)).toHaveLength(0);
+
+    // The next attempt: the delivery may have written, so every step reads back.
+    fake.resetStats();
+    await attemptSteps(orders, d, { nothingWrittenYet: false });
+    expect(operations(fake)).toEqual([
+      'OrderRead',
+      'DeliveryMetafields',
+      'DeliveryFulfilled',
+      'OrderFulfillmentOrders',
+      'DeliveryFulfill',
+    ]);
+    expect(fake.stats.applied.metafieldsSet).toBeUndefined();
+    const value = fake.orderMetafield(o.orderId) as string;
+    for (const c of codes) expect(value.split(c.code)).toHaveLength(2);
+    expect(value.split(deliveryMarker(d.deliveryId))).toHaveLength(2);
+    expect(fake.fulfillments(o.orderId).map((f) => f.lines)).toEqual([
+      [{ lineItemId: o.lineIds[0], quantity: 2 }],
+    ]);
+    expect(fake.outbox).toHaveLength(1);
+    expectNoCodes(h, codes);
+  });
+
+  it('fulfillmentCreate landed but the attempt crashed before recording it: the resume at fulfill fulfils nothing again', async () => {
+    const h = await harness();
+    const { fake, orders } = h;
+    const o = fake.placeOrder({ lines: [{ sku: 'PSN-US-50', quantity: 3 }] });
+    const d = delivery(o.orderId, [{ lineId: o.lineIds[0] as string, codes: [code()] }]);
+
+    fake.loseAnswerAfterCommit('fulfillmentCreate', 'http503');
+    expect(await attempt(h, () => attemptSteps(orders, d, { nothingWrittenYet: true }))).toBeInstanceOf(
+      Error,
+    );
+    await attemptSteps(orders, d, { nothingWrittenYet: false, from: 'fulfill' });
+    expect(fake.mutationCount('fulfillmentCreate')).toBe(1);
+    expect(fake.lineState(o.orderId)[0]).toMatchObject({ fulfilled: 1, unfulfilled: 2 });
+    expect(fake.outbox).toHaveLength(1);
+  });
+
+  it('a stale compareDigest between the read and the write is re-read and merged; the fulfil then reads back', async () => {
+    const h = await harness();
+    const { fake, orders } = h;
+    const o = fake.placeOrder({ lines: [{ sku: 'PSN-US-50', quantity: 1 }] });
+    const codes = [code()];
+    const d = delivery(o.orderId, [{ lineId: o.lineIds[0] as string, codes }]);
+    const read = await orders.getOrder(o.orderId);
+    if (!read) throw new Error('not read');
+    // The merchant writes into the field after our read, before our write.
+    fake.setOrderMetafield(o.orderId, 'psnb2b', 'codes', 'multi_line_text_field', 'Note from the shop');
+
+    fake.resetStats();
+    await attemptSteps(orders, d, { nothingWrittenYet: true, readBefore: () => read });
+    expect(fake.mutationCount('metafieldsSet')).toBe(2);
+    expect(fake.stats.applied.metafieldsSet).toBe(1);
+    expect(fake.orderMetafield(o.orderId)).toBe(
+      ['Note from the shop', codeLine(codes[0] as DeliveredCode), deliveryMarker(d.deliveryId)].join('\n'),
+    );
+    // The order moved since the read: the fulfil step does not take it as its read-back.
+    expect(operations(fake)).toContain('DeliveryFulfilled');
+    expect(fake.fulfillments(o.orderId).map((f) => f.lines)).toEqual([
+      [{ lineItemId: o.lineIds[0], quantity: 1 }],
+    ]);
+    expect(fake.outbox).toHaveLength(1);
+    expectNoCodes(h, codes);
+  });
+
+  it('our hold is released before fulfilling; a merchant’s hold is respected', async () => {
+    const { fake, orders } = await harness();
+    const o = fake.placeOrder({ lines: [{ sku: 'PSN-US-50', quantity: 1 }] });
+    await orders.hold(o.orderId, 'Waiting for stock');
+    await attemptSteps(orders, delivery(o.orderId, [{ lineId: o.lineIds[0] as string, codes: [code()] }]), {
+      nothingWrittenYet: true,
+    });
+    expect(fake.holds(o.orderId)).toEqual([]);
+    expect(fake.fulfillments(o.orderId).map((f) => f.lines)).toEqual([
+      [{ lineItemId: o.lineIds[0], quantity: 1 }],
+    ]);
+
+    const p = fake.placeOrder({ lines: [{ sku: 'PSN-US-50', quantity: 1 }] });
+    fake.merchantHold(p.orderId);
+    const e = delivery(p.orderId, [{ lineId: p.lineIds[0] as string, codes: [code()] }]);
+    await expect(attemptSteps(orders, e, { nothingWrittenYet: true })).rejects.toMatchObject({
+      code: 'MERCHANT_HOLD',
+    });
+    expect(fake.fulfillments(p.orderId)).toHaveLength(0);
+    expect(fake.holds(p.orderId)).toHaveLength(1);
+  });
+
+  it('an order object the adapter did not read itself is no read-back: every step reads', async () => {
+    const { fake, orders } = await harness();
+    const o = fake.placeOrder({ lines: [{ sku: 'PSN-US-50', quantity: 1 }] });
+    const d = delivery(o.orderId, [{ lineId: o.lineIds[0] as string, codes: [code()] }]);
+    fake.resetStats();
+    await attemptSteps(orders, d, { nothingWrittenYet: true, readBefore: (read) => ({ ...read }) });
+    expect(operations(fake)).toEqual([
+      'OrderRead',
+      'DeliveryMetafields',
+      'DeliveryMetafieldsSet',
+      'DeliveryFulfilled',
+      'OrderFulfillmentOrders',
+      'DeliveryFulfill',
+    ]);
+    expect(fake.fulfillments(o.orderId)).toHaveLength(1);
   });
 });
 
