@@ -54,6 +54,12 @@ import {
  *    nothing left to do instead of fulfilling (and emailing) twice; the client never re-sends it
  *    blindly (`once`).
  *
+ * The fewest calls: on a first attempt (nothing of the delivery can be in the shop yet) the read
+ * before delivering (`getOrder`, which carries the digests, the ledger, the fulfillment orders
+ * and the fulfilled units) is both steps' read-back, so an order costs that read, one
+ * `metafieldsSet` and one `fulfillmentCreate`. A resumed delivery, or a write that met a stale
+ * digest, reads back as above.
+ *
  * Codes never reach a log line or an error: messages carry ids and counts only, and the
  * metafield write drops Shopify's own error text (`sensitive`), which may quote a variable.
  */
