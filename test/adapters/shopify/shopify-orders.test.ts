@@ -101,6 +101,44 @@ async function deliver(orders: ShopOrders, d: Delivery): Promise<void> {
   for (const step of orders.deliverySteps) await orders.runDeliveryStep(step, d);
 }
 
+/**
+ * One attempt as the core runs it: the order read right before it (`getOrder`), then the steps
+ * from `from` on, each given that read; `nothingWrittenYet` as the delivery's recovery point says.
+ */
+async function attemptSteps(
+  orders: ShopOrders,
+  d: Delivery,
+  opts: { nothingWrittenYet: boolean; from?: string; readBefore?: (o: ShopOrder) => ShopOrder },
+): Promise<void> {
+  const read = await orders.getOrder(d.orderId);
+  if (!read) throw new Error(`order ${d.orderId} not read`);
+  const readBefore = opts.readBefore ? opts.readBefore(read) : read;
+  const steps = orders.deliverySteps.slice(opts.from ? orders.deliverySteps.indexOf(opts.from) : 0);
+  for (const step of steps) {
+    await orders.runDeliveryStep(step, d, { readBefore, nothingWrittenYet: opts.nothingWrittenYet });
+  }
+}
+
+/** Operation names the fake executed since its stats were reset. */
+const operations = (fake: FakeShopify) => fake.stats.operations.map((op) => op.name);
+
+/** An order of 3 units on one line, and two deliveries into it: 2 codes, then 1. */
+function twoDeliveries(fake: FakeShopify) {
+  const o = fake.placeOrder({ lines: [{ sku: 'PSN-US-50', quantity: 3 }] });
+  const first = [code(), code()];
+  const second = [code()];
+  const d1 = delivery(o.orderId, [{ lineId: o.lineIds[0] as string, codes: first }]);
+  const d2 = delivery(o.orderId, [{ lineId: o.lineIds[0] as string, codes: second }]);
+  /** The metafield once both are in: merged, in order. */
+  const both = [
+    ...first.map(codeLine),
+    deliveryMarker(d1.deliveryId),
+    ...second.map(codeLine),
+    deliveryMarker(d2.deliveryId),
+  ].join('\n');
+  return { o, first, second, d1, d2, both };
+}
+
 /** Runs a step, keeping the error's text (to scan for codes) when it throws. */
 async function attempt(h: Harness, run: () => Promise<unknown>): Promise<unknown> {
   try {
@@ -264,28 +302,55 @@ describe('ShopifyStorefront.orders — delivery', () => {
     expectNoCodes(h, [...us, ...tr]);
   });
 
-  it('a crash after the metafield write commits, then both steps again: codes once, one fulfillment', async () => {
-    const h = await harness();
-    const { fake, orders } = h;
-    const o = fake.placeOrder({ lines: [{ sku: 'PSN-US-50', quantity: 2 }] });
-    const codes = [code(), code()];
-    const d = delivery(o.orderId, [{ lineId: o.lineIds[0] as string, codes }]);
+  it.each([
+    {
+      how: 'no read given',
+      first: (o: ShopOrders, d: Delivery) => deliver(o, d),
+      again: (o: ShopOrders, d: Delivery) => deliver(o, d),
+      reads: ['DeliveryMetafields', 'DeliveryFulfilled', 'OrderFulfillmentOrders', 'DeliveryFulfill'],
+    },
+    {
+      // A first attempt writes from the read before it; the next one may find that write in, so reads back.
+      how: 'a first attempt, then a resume',
+      first: (o: ShopOrders, d: Delivery) => attemptSteps(o, d, { nothingWrittenYet: true }),
+      again: (o: ShopOrders, d: Delivery) => attemptSteps(o, d, { nothingWrittenYet: false }),
+      reads: [
+        'OrderRead',
+        'DeliveryMetafields',
+        'DeliveryFulfilled',
+        'OrderFulfillmentOrders',
+        'DeliveryFulfill',
+      ],
+    },
+  ])(
+    'a crash after the metafield write commits ($how), then both steps again: codes once, one fulfillment',
+    async ({ first, again, reads }) => {
+      const h = await harness();
+      const { fake, orders } = h;
+      const o = fake.placeOrder({ lines: [{ sku: 'PSN-US-50', quantity: 2 }] });
+      const codes = [code(), code()];
+      const d = delivery(o.orderId, [{ lineId: o.lineIds[0] as string, codes }]);
 
-    fake.loseAnswerAfterCommit('metafieldsSet');
-    const err = await attempt(h, () => deliver(orders, d));
-    expect(err).toBeInstanceOf(Error);
-    expect(fake.stats.applied.metafieldsSet).toBe(1);
-    expect(fake.fulfillments(o.orderId)).toHaveLength(0);
+      fake.loseAnswerAfterCommit('metafieldsSet');
+      const err = await attempt(h, () => first(orders, d));
+      expect(err).toBeInstanceOf(Error);
+      expect(fake.stats.applied.metafieldsSet).toBe(1);
+      expect(fake.fulfillments(o.orderId)).toHaveLength(0);
 
-    await deliver(orders, d);
-    const value = fake.orderMetafield(o.orderId) as string;
-    for (const c of codes) expect(value.split(c.code)).toHaveLength(2);
-    expect(value.split(deliveryMarker(d.deliveryId))).toHaveLength(2);
-    expect(fake.stats.applied.metafieldsSet).toBe(1);
-    expect(fake.fulfillments(o.orderId)).toHaveLength(1);
-    expect(fake.outbox).toHaveLength(1);
-    expectNoCodes(h, codes);
-  });
+      fake.resetStats();
+      await again(orders, d);
+      expect(fake.stats.operations.map((op) => op.name)).toEqual(reads);
+      expect(fake.stats.applied.metafieldsSet).toBeUndefined();
+      const value = fake.orderMetafield(o.orderId) as string;
+      for (const c of codes) expect(value.split(c.code)).toHaveLength(2);
+      expect(value.split(deliveryMarker(d.deliveryId))).toHaveLength(2);
+      expect(fake.fulfillments(o.orderId).map((f) => f.lines)).toEqual([
+        [{ lineItemId: o.lineIds[0], quantity: 2 }],
+      ]);
+      expect(fake.outbox).toHaveLength(1);
+      expectNoCodes(h, codes);
+    },
+  );
 
   it('a crash after fulfillmentCreate commits (partial line): the re-run does not fulfil or email again', async () => {
     const h = await harness();
@@ -308,23 +373,12 @@ describe('ShopifyStorefront.orders — delivery', () => {
   it('a second delivery merges: earlier lines kept, only its own units fulfilled', async () => {
     const h = await harness();
     const { fake, orders } = h;
-    const o = fake.placeOrder({ lines: [{ sku: 'PSN-US-50', quantity: 3 }] });
-    const first = [code(), code()];
-    const second = [code()];
-    const d1 = delivery(o.orderId, [{ lineId: o.lineIds[0] as string, codes: first }]);
-    const d2 = delivery(o.orderId, [{ lineId: o.lineIds[0] as string, codes: second }]);
+    const { o, first, second, d1, d2, both } = twoDeliveries(fake);
 
     await deliver(orders, d1);
     expect(fake.lineState(o.orderId)[0]).toMatchObject({ fulfilled: 2, unfulfilled: 1 });
     await deliver(orders, d2);
-    expect(fake.orderMetafield(o.orderId)).toBe(
-      [
-        ...first.map(codeLine),
-        deliveryMarker(d1.deliveryId),
-        ...second.map(codeLine),
-        deliveryMarker(d2.deliveryId),
-      ].join('\n'),
-    );
+    expect(fake.orderMetafield(o.orderId)).toBe(both);
     expect(fake.fulfillments(o.orderId).map((f) => f.lines[0]?.quantity)).toEqual([2, 1]);
     expect(fake.outbox).toHaveLength(2);
     expect(await orders.getOrder(o.orderId)).toMatchObject({
@@ -445,36 +499,11 @@ describe('ShopifyStorefront.orders — delivery', () => {
   });
 });
 
-/**
- * One attempt as the core runs it: the order read right before it (`getOrder`), then the steps
- * from `from` on, each given that read; `nothingWrittenYet` as the delivery's recovery point says.
- */
-async function attemptSteps(
-  orders: ShopOrders,
-  d: Delivery,
-  opts: { nothingWrittenYet: boolean; from?: string; readBefore?: (o: ShopOrder) => ShopOrder },
-): Promise<void> {
-  const read = await orders.getOrder(d.orderId);
-  if (!read) throw new Error(`order ${d.orderId} not read`);
-  const readBefore = opts.readBefore ? opts.readBefore(read) : read;
-  const steps = orders.deliverySteps.slice(opts.from ? orders.deliverySteps.indexOf(opts.from) : 0);
-  for (const step of steps) {
-    await orders.runDeliveryStep(step, d, { readBefore, nothingWrittenYet: opts.nothingWrittenYet });
-  }
-}
-
-/** Operation names the fake executed since its stats were reset. */
-const operations = (fake: FakeShopify) => fake.stats.operations.map((op) => op.name);
-
 describe('ShopifyStorefront.orders — delivery from the read before delivering (issue 13)', () => {
   it('a first attempt is the read, one metafieldsSet, one fulfillmentCreate; a second delivery counts the first one’s fulfillment', async () => {
     const h = await harness();
     const { fake, orders } = h;
-    const o = fake.placeOrder({ lines: [{ sku: 'PSN-US-50', quantity: 3 }] });
-    const first = [code(), code()];
-    const second = [code()];
-    const d1 = delivery(o.orderId, [{ lineId: o.lineIds[0] as string, codes: first }]);
-    const d2 = delivery(o.orderId, [{ lineId: o.lineIds[0] as string, codes: second }]);
+    const { o, first, second, d1, d2, both } = twoDeliveries(fake);
     const minimum = ['OrderRead', 'DeliveryMetafieldsSet', 'DeliveryFulfill'];
 
     fake.resetStats();
@@ -484,14 +513,7 @@ describe('ShopifyStorefront.orders — delivery from the read before delivering 
     await attemptSteps(orders, d2, { nothingWrittenYet: true });
     expect(operations(fake)).toEqual(minimum);
 
-    expect(fake.orderMetafield(o.orderId)).toBe(
-      [
-        ...first.map(codeLine),
-        deliveryMarker(d1.deliveryId),
-        ...second.map(codeLine),
-        deliveryMarker(d2.deliveryId),
-      ].join('\n'),
-    );
+    expect(fake.orderMetafield(o.orderId)).toBe(both);
     expect(JSON.parse(fake.orderMetafield(o.orderId, 'psnb2b', 'deliveries') ?? '')).toEqual({
       [d1.deliveryId]: { [o.lineIds[0] as string]: 2 },
       [d2.deliveryId]: { [o.lineIds[0] as string]: 1 },
@@ -505,41 +527,6 @@ describe('ShopifyStorefront.orders — delivery from the read before delivering 
     expect(fake.outbox[1]?.codesMetafield).toBe(fake.orderMetafield(o.orderId));
     expect(fake.stats.operations.find((op) => op.name === 'OrderRead')?.requestedCost).toBe(376);
     expectNoCodes(h, [...first, ...second]);
-  });
-
-  it('the metafield write landed but the attempt crashed before recording it: the resume reads back and writes nothing twice', async () => {
-    const h = await harness();
-    const { fake, orders } = h;
-    const o = fake.placeOrder({ lines: [{ sku: 'PSN-US-50', quantity: 2 }] });
-    const codes = [code(), code()];
-    const d = delivery(o.orderId, [{ lineId: o.lineIds[0] as string, codes }]);
-
-    fake.loseAnswerAfterCommit('metafieldsSet');
-    expect(await attempt(h, () => attemptSteps(orders, d, { nothingWrittenYet: true }))).toBeInstanceOf(
-      Error,
-    );
-    expect(fake.stats.applied.metafieldsSet).toBe(1);
-    expect(fake.fulfillments(o.orderId)).toHaveLength(0);
-
-    // The next attempt: the delivery may have written, so every step reads back.
-    fake.resetStats();
-    await attemptSteps(orders, d, { nothingWrittenYet: false });
-    expect(operations(fake)).toEqual([
-      'OrderRead',
-      'DeliveryMetafields',
-      'DeliveryFulfilled',
-      'OrderFulfillmentOrders',
-      'DeliveryFulfill',
-    ]);
-    expect(fake.stats.applied.metafieldsSet).toBeUndefined();
-    const value = fake.orderMetafield(o.orderId) as string;
-    for (const c of codes) expect(value.split(c.code)).toHaveLength(2);
-    expect(value.split(deliveryMarker(d.deliveryId))).toHaveLength(2);
-    expect(fake.fulfillments(o.orderId).map((f) => f.lines)).toEqual([
-      [{ lineItemId: o.lineIds[0], quantity: 2 }],
-    ]);
-    expect(fake.outbox).toHaveLength(1);
-    expectNoCodes(h, codes);
   });
 
   it('fulfillmentCreate landed but the attempt crashed before recording it: the resume at fulfill fulfils nothing again', async () => {
