@@ -7,6 +7,7 @@ import { benchDashboardRender, type DashboardRenderResult } from './dashboard-re
 import { benchFulfillmentThroughput } from './fulfillment-throughput.js';
 import { benchPlanner, type PlannerResult } from './planner-cost.js';
 import { benchPrices, priceSection } from './price-write-calls.js';
+import { benchShopifyOrderCalls, shopifyOrderCallsSection } from './shopify-order-calls.js';
 import { benchShopify, timeResync } from './shopify-write-calls.js';
 import { benchSupplierCalls } from './supplier-calls-per-cycle.js';
 import { benchWooCommerce } from './woocommerce-write-calls.js';
@@ -18,7 +19,8 @@ import { benchWooCommerce } from './woocommerce-write-calls.js';
  * (fulfillment-throughput.ts), the dashboard's server time at 1,000 and 10,000 SKUs, and price
  * writes (price-write-calls.ts). Writes `bench/results.md` (overwritten each run); `--dashboard`
  * reruns section 6 alone, `--only memory` section 3 (planner, the daemon's RSS), `--only fulfillment`
- * section 5 and `--only prices` section 7, each replaced in place.
+ * section 5, `--only prices` section 7 and `--only shopify-orders` section 8 (Shopify calls per
+ * delivered order, shopify-order-calls.ts), each replaced in place.
  */
 
 const RESULTS = fileURLToPath(new URL('../../bench/results.md', import.meta.url));
@@ -44,6 +46,8 @@ async function daemonRssRuns(): Promise<DaemonRssResult[]> {
 }
 /** Catalogue size of the price part (section 7). */
 const PRICE_SKUS = 1_000;
+/** Orders of the Shopify calls-per-order part (section 8). */
+const SHOPIFY_ORDERS = 300;
 
 /** Puts a freshly measured section `n` in place of its old copy in results.md (appended if absent). */
 function replaceSection(n: number, section: string[]): void {
@@ -123,6 +127,8 @@ async function main(): Promise<void> {
   const dashboard = [1_000, 10_000].map((n) => benchDashboardRender(n));
   log('price writes…');
   const prices = await benchPrices(PRICE_SKUS);
+  log('shopify calls per order…');
+  const shopifyOrders = await benchShopifyOrderCalls(SHOPIFY_ORDERS);
 
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   out('# psnb2b-sync benchmark results');
@@ -238,6 +244,7 @@ async function main(): Promise<void> {
   out();
   lines.push(...dashboardSection(dashboard));
   lines.push(...priceSection(prices));
+  lines.push(...shopifyOrderCallsSection(8, shopifyOrders));
 
   writeFileSync(RESULTS, `${lines.join('\n')}\n`);
   log(`wrote ${RESULTS} in ${ms(performance.now() - started)}`);
@@ -264,6 +271,11 @@ function dashboardOnly(): void {
   replaceSection(6, dashboardSection([1_000, 10_000].map((n) => benchDashboardRender(n))));
 }
 
+async function shopifyOrdersOnly(): Promise<void> {
+  log('shopify calls per order…');
+  replaceSection(8, shopifyOrderCallsSection(8, await benchShopifyOrderCalls(SHOPIFY_ORDERS)));
+}
+
 async function pricesOnly(): Promise<void> {
   log('price writes…');
   replaceSection(7, priceSection(await benchPrices(PRICE_SKUS)));
@@ -279,7 +291,11 @@ async function pricesOnly(): Promise<void> {
         ? pricesOnly()
         : only === 'fulfillment'
           ? fulfillmentOnly()
-          : Promise.reject(new Error(`--only ${only}: expected memory, prices or fulfillment`))
+          : only === 'shopify-orders'
+            ? shopifyOrdersOnly()
+            : Promise.reject(
+                new Error(`--only ${only}: expected memory, prices, fulfillment or shopify-orders`),
+              )
 ).catch((e) => {
   process.stderr.write(`bench failed: ${(e as Error).stack ?? e}\n`);
   process.exit(1);
