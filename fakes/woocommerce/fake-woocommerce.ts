@@ -1120,6 +1120,26 @@ export interface RecordedRequest {
 /** `false` = up; `'503'` = every request gets a 503 page; `'refuse'` = the listener is closed. */
 export type DownMode = false | '503' | 'refuse';
 
+/** Which requests a stall holds: all of `method`, `route` (the pattern, `orders/:id/notes`) and `orderId` given. */
+export interface StallFilter {
+  method?: string;
+  route?: string;
+  orderId?: number;
+}
+
+/**
+ * Requests held unanswered, as a shop that hangs on some orders (a slow plugin, a locked row):
+ * each is handled only once released, so a write held here lands in the shop at `release()`,
+ * whether or not its client is still there to read the answer.
+ */
+export interface Stall {
+  /** Requests held now. */
+  readonly waiting: number;
+  /** Requests this stall has held since it began. */
+  readonly held: number;
+  release(): void;
+}
+
 const PRODUCT_ROUTE = /^products(\/|$)/;
 const ORDER_ROUTE = /^orders(\/|$)/;
 const WC_PREFIX = '/wp-json/wc/v3/';
@@ -1166,6 +1186,7 @@ export class FakeWooCommerce {
   private downMode: DownMode = false;
   /** Until then every request is refused 429 with `Retry-After` (a host's rate limiter). */
   private throttledUntil = 0;
+  private readonly stalls = new Set<{ filter: StallFilter; hold: (() => void)[]; held: number }>();
 
   constructor(opts: FakeWooCommerceOptions = {}) {
     this.host = opts.host ?? '127.0.0.1';
@@ -1215,6 +1236,8 @@ export class FakeWooCommerce {
   }
 
   async stop(): Promise<void> {
+    for (const s of this.stalls) for (const go of s.hold.splice(0)) go();
+    this.stalls.clear();
     await this.orders.stop();
     await this.closeListener();
   }
@@ -1346,6 +1369,41 @@ export class FakeWooCommerce {
     this.throttledUntil = Date.now() + ms;
   }
 
+  /** Holds every matching request until `release()` (released too when the shop stops). */
+  stall(filter: StallFilter): Stall {
+    const entry = { filter, hold: [] as (() => void)[], held: 0 };
+    this.stalls.add(entry);
+    return {
+      get waiting() {
+        return entry.hold.length;
+      },
+      get held() {
+        return entry.held;
+      },
+      release: () => {
+        this.stalls.delete(entry);
+        for (const go of entry.hold.splice(0)) go();
+      },
+    };
+  }
+
+  /** Waits while a stall holds this request. */
+  private async stalled(method: string, route: string | undefined, params: Record<string, string>) {
+    for (const s of this.stalls) {
+      const f = s.filter;
+      if (f.method !== undefined && f.method !== method) continue;
+      if (f.route !== undefined && f.route !== route) continue;
+      if (
+        f.orderId !== undefined &&
+        (route?.startsWith('orders/:id') !== true || Number(params.id) !== f.orderId)
+      )
+        continue;
+      s.held++;
+      await new Promise<void>((resolve) => s.hold.push(resolve));
+      return;
+    }
+  }
+
   /** Batch items touching these SKUs fail with a per-item error (HTTP 200 overall). */
   failItems(
     skus: string[],
@@ -1422,6 +1480,7 @@ export class FakeWooCommerce {
     };
     const rel = url.pathname.startsWith(WC_PREFIX) ? url.pathname.slice(WC_PREFIX.length) : url.pathname;
     const match = url.pathname.startsWith(WC_PREFIX) ? this.match(method, rel) : undefined;
+    await this.stalled(method, match?.route.pattern, match?.params ?? {});
     // Every request is recorded, refused or not: the counters are what a benchmark compares.
     const record = (status: number, body?: unknown) =>
       this.log.push({
