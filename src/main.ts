@@ -9,6 +9,7 @@ import { sqliteSkuCache } from './db/sku-cache-table.js';
 import { ConfigError, DatabaseError, describeSafeError, toSafeError } from './errors.js';
 import { bulkPacingMs } from './fulfillment/batch-pacing.js';
 import { CodeVault, parseCodesKey } from './fulfillment/code-vault.js';
+import { DeliveryRunner } from './fulfillment/delivery-runner.js';
 import type { FulfillmentContext } from './fulfillment/fulfillment-context.js';
 import { type PassReport, runPass } from './fulfillment/fulfillment-job.js';
 import { soldNotOrdered } from './fulfillment/fulfillment-ledger.js';
@@ -236,6 +237,8 @@ async function openWithDb(
         await job.idle();
         await lanes.idle();
         await fulfillment?.job.idle();
+        // The deliveries in flight finish (nothing new starts) before the stores and the database close.
+        await fulfillment?.ctx.deliveries.close();
         await Promise.allSettled(stores.map((s) => s.close()));
         try {
           tally.flush();
@@ -279,6 +282,7 @@ function buildFulfillment(
   const vault = new CodeVault(parseCodesKey(config.codesKey));
   vault.verifyAgainst(db);
   resolveAlert(db, FULFILLMENT_OFF_ALERT, '');
+  const lanes = new Map(config.storefronts.map((s) => [s.name, s.concurrency]));
   const ctx: FulfillmentContext = {
     db,
     supplier,
@@ -298,11 +302,12 @@ function buildFulfillment(
         onLowMargin: config.fulfillment.onLowMargin,
         fxRates: config.catalog.pricing.fxRates,
       },
-      lanes: new Map(config.storefronts.map((s) => [s.name, s.concurrency])),
+      lanes,
     },
     log,
     now: Date.now,
     unreachable: new Set(),
+    deliveries: new DeliveryRunner({ lanes, log }),
   };
   const queue = new Map<string, { store: string; orderId: string }>();
   const job = new SerialJob(async (opts: { poll: boolean }) => {

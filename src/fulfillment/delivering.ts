@@ -5,12 +5,14 @@ import { describeSafeError, type SafeError, toSafeError } from '../errors.js';
 import { entryForSku, parseEntryKey } from '../sku.js';
 import type { Delivery, ShopOrder, ShopOrders, Storefront } from '../storefront.js';
 import {
+  claimWrite,
   type DeliveryRow,
   deliveryById,
   failDelivery,
   resolveDeliveryAlerts,
   unsettledDeliveries,
 } from './delivery-ledger.js';
+import type { DeliveryTask } from './delivery-runner.js';
 import { type FulfillmentContext, LOG } from './fulfillment-context.js';
 import {
   deliveredCount,
@@ -62,41 +64,6 @@ function readyOrders(ctx: FulfillmentContext): { store: string; orderId: string 
                            AND d.state NOT IN (${inList(terminalPoints('delivery'))}))`,
     )
     .all() as { store: string; orderId: string }[];
-}
-
-/**
- * Runs each store's tasks with at most its lane count in flight (`storefronts[].concurrency`),
- * in list order, every store side by side: one slow order holds one lane, never the rest. No
- * task starts at or after `until` (those wait for the next pass, each a row at its recovery
- * point). A task that throws (a bug: each one records its own shop failures) stops its lane;
- * the others finish, then the error is raised.
- */
-async function inLanes<T>(
-  ctx: FulfillmentContext,
-  tasks: readonly { store: string; run: () => Promise<T> }[],
-  until = Number.POSITIVE_INFINITY,
-): Promise<T[]> {
-  const byStore = new Map<string, (() => Promise<T>)[]>();
-  for (const t of tasks) {
-    const list = byStore.get(t.store);
-    if (list) list.push(t.run);
-    else byStore.set(t.store, [t.run]);
-  }
-  const lanes: Promise<T[]>[] = [];
-  for (const [store, list] of byStore) {
-    let next = 0;
-    const lane = async () => {
-      const out: T[] = [];
-      while (next < list.length && ctx.now() < until) out.push(await (list[next++] as () => Promise<T>)());
-      return out;
-    };
-    const width = Math.max(1, Math.min(ctx.settings.lanes.get(store) ?? 1, list.length));
-    for (let i = 0; i < width; i++) lanes.push(lane());
-  }
-  const settled = await Promise.allSettled(lanes);
-  const failed = settled.find((r) => r.status === 'rejected');
-  if (failed) throw failed.reason;
-  return settled.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
 }
 
 /**
@@ -156,22 +123,24 @@ async function startDelivery(
   return created ? { delivery: created, order: shopOrder } : null;
 }
 
+/** The key that keeps two tasks off one order at once (a delivery belongs to one order). */
+const orderKey = (store: string, orderId: string) => `order\u0000${store}\u0000${orderId}`;
+
 /**
- * Creates a delivery for every order with codes to deliver (its order read side by side per
- * store), without writing yet; returns the orders just read, by delivery.
+ * Creates a delivery for every order with codes to deliver (its order read, in its store's lane),
+ * without writing yet.
  */
 export async function startDeliveries(
   ctx: FulfillmentContext,
   knownEntries: () => ReadonlySet<string>,
-): Promise<Map<string, ShopOrder>> {
-  const started = await inLanes(
-    ctx,
+): Promise<void> {
+  await ctx.deliveries.offer(
     readyOrders(ctx).map((r) => ({
       store: r.store,
-      run: () => startDelivery(ctx, r.store, r.orderId, knownEntries),
+      keys: [orderKey(r.store, r.orderId)],
+      run: async () => (await startDelivery(ctx, r.store, r.orderId, knownEntries)) !== null,
     })),
-  );
-  return new Map(started.filter((s) => s !== null).map((s) => [s.delivery.id, s.order]));
+  ).done;
 }
 
 /** A delivery with its codes decrypted (in memory only, for the shop write). */
@@ -228,21 +197,28 @@ export function nextStepIndex(
 }
 
 /**
- * The deliveries' completer: every delivery not at a terminal point, by its point (a point not in
- * the table raises), side by side per store; with `knownEntries`, also every order with codes to
- * deliver, each read, started and written in one go in its lane, so an order never waits for
- * the reads of others. Nothing new starts at or after `until` (the rest go next pass).
+ * The deliveries' work, as tasks for the runner (delivery-runner.ts): every delivery not at a
+ * terminal point, by its point (a point not in the table raises); with `knownEntries`, also every
+ * order with codes to deliver, each read, started and written in one task, so an order never
+ * waits for the reads of others. A task reads its row again when it starts: it may have waited
+ * in its lane while an intake ended the delivery.
  */
-export async function runDeliveries(
+export function deliveryTasks(
   ctx: FulfillmentContext,
   knownEntries?: () => ReadonlySet<string>,
-  until?: number,
-): Promise<{ done: number }> {
-  const tasks: { store: string; run: () => Promise<boolean> }[] = [];
+): DeliveryTask[] {
+  const tasks: DeliveryTask[] = [];
   for (const d of unsettledDeliveries(ctx.db)) {
     switch (d.state) {
       case 'pending':
-        tasks.push({ store: d.store, run: () => attemptDelivery(ctx, d, undefined) });
+        tasks.push({
+          store: d.store,
+          keys: [orderKey(d.store, d.orderId), d.id],
+          run: async () => {
+            const now = deliveryById(ctx.db, d.id);
+            return now?.state === 'pending' ? attemptDelivery(ctx, now, undefined) : false;
+          },
+        });
         break;
       case 'failed':
         break; // an operator decides
@@ -253,6 +229,7 @@ export async function runDeliveries(
   for (const r of knownEntries ? readyOrders(ctx) : []) {
     tasks.push({
       store: r.store,
+      keys: [orderKey(r.store, r.orderId)],
       run: async () => {
         const started = await startDelivery(
           ctx,
@@ -264,8 +241,15 @@ export async function runDeliveries(
       },
     });
   }
-  const outcomes = await inLanes(ctx, tasks, until);
-  return { done: outcomes.filter(Boolean).length };
+  return tasks;
+}
+
+/** Runs the deliveries' work (`deliveryTasks`) and waits for it: what a one-shot caller needs. */
+export async function runDeliveries(
+  ctx: FulfillmentContext,
+  knownEntries?: () => ReadonlySet<string>,
+): Promise<{ done: number }> {
+  return { done: await ctx.deliveries.offer(deliveryTasks(ctx, knownEntries)).done };
 }
 
 /**
@@ -321,17 +305,17 @@ async function attemptDelivery(
     for (let i = nextStepIndex(steps, d, store.orders.retiredSteps); i < steps.length; i++) {
       const name = steps[i] as string;
       at = name;
-      // Before the write leaves: from here its codes may reach the buyer, so never the pool again.
-      if (!d.mayHaveWritten)
-        immediate(db, () => db.prepare('UPDATE deliveries SET may_have_written = 1 WHERE id = ?').run(d.id));
+      // Before the write leaves, with no await since the row was checked: an intake from here on
+      // finds the flag and never pools these codes; one before it ended the delivery, and nothing
+      // more is written (a refund while delivering, docs/design.md).
+      if (!immediate(db, () => claimWrite(db, d.id))) return false;
       await store.orders.runDeliveryStep(name, delivery, attempt);
       immediate(db, () =>
         db.prepare("UPDATE deliveries SET step = ? WHERE id = ? AND state = 'pending'").run(name, d.id),
       );
       stepsDone++;
     }
-    await finishDelivery(ctx, d, delivery, store);
-    return true;
+    return await finishDelivery(ctx, d, delivery, store);
   } catch (e) {
     const safe = toSafeError(e);
     // A refused request (non-retryable) changed nothing: if it was this attempt's first write and
@@ -358,7 +342,9 @@ function attemptFailed(
   const attempts = d.attempts + 1;
   const final = safe.retryable === false || attempts >= MAX_DELIVERY_ATTEMPTS;
   const wait = deliveryBackoffMs(attempts);
-  immediate(db, () => {
+  const recorded = immediate(db, () => {
+    // An intake ended it while this attempt was out (a refund): that end stands.
+    if (deliveryById(db, d.id)?.state !== 'pending') return false;
     const now = ctx.now();
     db.prepare(
       'UPDATE deliveries SET attempts = ?, next_try_at = ?, last_error = ?, may_have_written = ? WHERE id = ?',
@@ -378,21 +364,27 @@ function attemptFailed(
         now,
       );
     }
+    return true;
   });
   const log = `delivery into ${d.store} order ${d.orderId} failed at ${at} (attempt ${attempts}): ${describeSafeError(safe)}`;
-  if (final) ctx.log.error(`${log}; failed, an operator decides`, { ...LOG, store: d.store });
+  if (!recorded) ctx.log.warn(`${log}; it had already ended meanwhile`, { ...LOG, store: d.store });
+  else if (final) ctx.log.error(`${log}; failed, an operator decides`, { ...LOG, store: d.store });
   else ctx.log.warn(`${log}; retrying in ${Math.round(wait / 1000)} s`, { ...LOG, store: d.store });
 }
 
-/** Every write is in: the delivery is done, its codes delivered, its lines delivered where whole. */
+/**
+ * Every write is in: the delivery is done, its codes delivered, its lines delivered where whole.
+ * False when an intake ended it during the last write (a refund): it stays failed for an operator.
+ */
 async function finishDelivery(
   ctx: FulfillmentContext,
   d: DeliveryRow,
   delivery: Delivery,
   store: StoreWithOrders,
-): Promise<void> {
+): Promise<boolean> {
   const { db } = ctx;
   const heldLines = immediate(db, () => {
+    if (deliveryById(db, d.id)?.state !== 'pending') return null;
     const now = ctx.now();
     advance(db, 'delivery', d.id, 'pending', 'done', now);
     db.prepare('UPDATE deliveries SET done_at = ? WHERE id = ?').run(now, d.id);
@@ -407,6 +399,7 @@ async function finishDelivery(
     resolveAlert(db, 'max-wait', `${d.store}/${d.orderId}`, now);
     return held;
   });
+  if (!heldLines) return false;
   const count = delivery.lines.reduce((s, l) => s + l.codes.length, 0);
   ctx.log.info(`delivered ${count} code(s) into ${d.store} order ${d.orderId}`, { ...LOG, store: d.store });
   // A hold we placed while the buyer waited is lifted once the codes are in (a completed order needs none).
@@ -420,4 +413,5 @@ async function finishDelivery(
       );
     }
   }
+  return true;
 }

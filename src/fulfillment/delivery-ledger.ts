@@ -51,6 +51,17 @@ export function unsettledDeliveryOf(db: Db, store: string, orderId: string): Del
     .get(store, orderId) as DeliveryRow | undefined;
 }
 
+/**
+ * Before each shop write: records that its codes may reach the buyer (never the pool again), while
+ * the delivery is still pending. False when an intake ended it meanwhile: nothing more is written.
+ */
+export function claimWrite(db: Db, id: string): boolean {
+  return (
+    db.prepare("UPDATE deliveries SET may_have_written = 1 WHERE id = ? AND state = 'pending'").run(id)
+      .changes === 1
+  );
+}
+
 /** Ends a delivery none of whose writes can have reached the shop: its codes are free again. */
 export function cancelDelivery(db: Db, d: Pick<DeliveryRow, 'id' | 'state'>, now: number): void {
   advance(db, 'delivery', d.id, d.state, 'cancelled', now);

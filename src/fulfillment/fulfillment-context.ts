@@ -4,6 +4,7 @@ import type { SkuMapping } from '../sku.js';
 import type { ShopOrders, Storefront } from '../storefront.js';
 import type { SupplierApi } from '../supplier/psnb2b-client.js';
 import type { CodeVault } from './code-vault.js';
+import type { DeliveryRunner } from './delivery-runner.js';
 import type { MarginRules } from './margin.js';
 import type { SpendingLimits } from './spending-limits.js';
 
@@ -33,10 +34,13 @@ export interface FulfillmentContext {
   log: Logger;
   now: () => number;
   /**
-   * Stores that failed to answer during the current pass (reset at its start): later phases of
-   * the same pass skip them instead of waiting out their retries again, so the others move on.
+   * Stores that failed to answer since the current pass began (reset at its start): later phases,
+   * and the deliveries waiting in that store's lanes, skip them instead of waiting out their
+   * retries again, so the others move on; the next pass tries the store again.
    */
   unreachable: Set<string>;
+  /** This process's deliveries, running in the background across passes (delivery-runner.ts). */
+  deliveries: DeliveryRunner;
 }
 
 export const LOG = { component: 'fulfillment' } as const;

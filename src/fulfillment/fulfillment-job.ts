@@ -4,7 +4,7 @@ import { skuState } from '../db/sku-cache-table.js';
 import { describeSafeError, toSafeError } from '../errors.js';
 import { loadSnapshot } from '../inventory/snapshot-store.js';
 import { entryKey } from '../sku.js';
-import { runDeliveries } from './delivering.js';
+import { deliveryTasks } from './delivering.js';
 import { fitOldestFirst } from './fit-oldest-first.js';
 import { type FulfillmentContext, LOG } from './fulfillment-context.js';
 import { type LineRow, linesInState, setLine, unitsNeeded } from './fulfillment-ledger.js';
@@ -18,16 +18,11 @@ import { followOrders } from './supplier-follow.js';
 /**
  * One pass of the money path (`runPass` lists its phases). Passes never overlap; anything a pass
  * leaves unfinished is a row at a named recovery point (recovery-points.ts) that the next pass,
- * or the next process, resumes from where the row says.
+ * or the next process, resumes from where the row says. Deliveries are handed to the runner
+ * (`ctx.deliveries`) and go on in the background: a pass never waits for a shop's writes.
  */
 
 const BALANCE_RECHECK_MS = 30_000;
-/**
- * How long a pass's deliveries may keep starting new orders. A batch of codes for a slow shop
- * (150 ms a request, a few workers) takes seconds to write; the orders not started by then go
- * next pass, so the next bulk order is placed on time instead of after the whole batch.
- */
-const DELIVERY_SLICE_MS = 2_000;
 /** `status` shows the balance; it is read at start and then this often (one supplier call). */
 const BALANCE_REFRESH_MS = 5 * 60_000;
 
@@ -44,7 +39,8 @@ export interface PassReport {
   intake: number;
   intents: number;
   stored: number;
-  delivered: number;
+  /** Deliveries handed to the runner (they finish in the background). */
+  deliveries: number;
 }
 
 export function catalogView(ctx: Pick<FulfillmentContext, 'db'>): CatalogView {
@@ -149,7 +145,7 @@ async function enforceMaxWait(ctx: FulfillmentContext): Promise<void> {
 }
 
 export async function runPass(ctx: FulfillmentContext, opts: { poll: boolean }): Promise<PassReport> {
-  const report: PassReport = { intake: 0, intents: 0, stored: 0, delivered: 0 };
+  const report: PassReport = { intake: 0, intents: 0, stored: 0, deliveries: 0 };
   ctx.unreachable.clear();
   if (opts.poll) report.intake = await pollIntake(ctx);
   const catalog = catalogView(ctx);
@@ -171,10 +167,9 @@ export async function runPass(ctx: FulfillmentContext, opts: { poll: boolean }):
   await phase('purchase', async () => {
     report.intents = (await purchase(ctx, catalog)).intents;
   });
+  // Not awaited: a slow order holds one lane of its store, never this pass or the next bulk order.
   const deliver = async () => {
-    report.delivered += (
-      await runDeliveries(ctx, knownEntriesOf(ctx.db), ctx.now() + DELIVERY_SLICE_MS)
-    ).done;
+    report.deliveries += ctx.deliveries.offer(deliveryTasks(ctx, knownEntriesOf(ctx.db))).accepted;
   };
   // Codes already stored go out first: a supplier poll waiting for a pacer slot never delays them.
   await phase('deliver', deliver);
@@ -185,8 +180,9 @@ export async function runPass(ctx: FulfillmentContext, opts: { poll: boolean }):
   return report;
 }
 
-/** Whether anything is in flight that a prompt next pass would move on. */
-export function hasWork(ctx: Pick<FulfillmentContext, 'db'>): boolean {
+/** Whether anything is in flight that a prompt next pass would move on (deliveries running count). */
+export function hasWork(ctx: Pick<FulfillmentContext, 'db' | 'deliveries'>): boolean {
+  if (ctx.deliveries.inFlight > 0) return true;
   const row = ctx.db
     .prepare(
       `SELECT (SELECT COUNT(*) FROM shop_lines WHERE state = 'open')

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FaultKind, SandboxEndpoint } from '../../fakes/psnb2b/supplier-server.js';
 import type { FakeOrderJson } from '../../fakes/woocommerce/fake-woocommerce-orders.js';
+import { maskCode } from '../../src/redact.js';
 import { signWebhookBody } from '../../src/supplier/webhook-signature.js';
 import {
   auditDeliveries,
@@ -17,6 +18,7 @@ import {
 } from '../helpers/fulfillment-daemon-world.js';
 import {
   codesStoredAt,
+  deliveredMasks,
   intentsIn,
   intentUnitsByLine,
   pooledCodes,
@@ -317,6 +319,45 @@ describe('kill -9 at random instants, 50 orders', () => {
         `${resolved.followed.length} followed to their supplier order, ${resolved.rebought.length} re-bought), ` +
         `${run.orders} orders / ${run.units} units, ${ledger.orders.length} supplier orders`,
     );
+  });
+});
+
+describe('kill -9 with several deliveries in flight', () => {
+  it('notes held mid-write in three lanes while the daemon buys on; killed, the writes land, restarted: each order gets its codes once', async () => {
+    // The client waits for the shop far longer than the test runs: the held notes stay in flight.
+    const w = await startWorld({ honoursIdempotencyKeys: true, shopTimeoutMs: 120_000 });
+    const rnd = seededRandom(SEED + 2);
+    for (let i = 0; i < 6; i++) w.placeOrder(randomLines(w, rnd));
+    // Three of the store's four lanes (storefronts[].concurrency) each hold a note the shop has not
+    // answered; the fourth is the store's only free request slot (one queue per store), so the
+    // daemon still reads and writes the shop through it.
+    const held = w.placed
+      .slice(0, 3)
+      .map((o) => w.shop.stall({ method: 'POST', route: 'orders/:id/notes', orderId: o.id }));
+    const hanging = () => held.filter((s) => s.waiting === 1).length;
+    await waitUntil(() => hanging() === 3, { timeoutMs: 30_000, what: 'three delivery notes mid-write' });
+    // The passes go on meanwhile: a sale made now is bought while those writes hang.
+    const later = w.placeOrder(randomLines(w, rnd));
+    await waitUntil(
+      () =>
+        intentUnitsByLine(w.dbFile).some(
+          (r) => r.orderId === String(later.id) && ['ordered', 'stored'].includes(r.state),
+        ),
+      { timeoutMs: 30_000, what: 'a bulk order for a sale made while three notes hang' },
+    );
+    expect(hanging()).toBe(3);
+    const rec = await w.kill9();
+    expect(rec.leftInFlight.deliveries).toBeGreaterThanOrEqual(3);
+    // The held writes reach the shop after their sender died: nobody reads those answers.
+    for (const s of held) s.release();
+    await w.restartAfterKill(rec);
+    await untilAllDelivered(w, w.placed, 'every order delivered after the kill');
+    const { audit, pooled } = await closeTheBooks(w);
+    expect(pooled).toBe(0);
+    expect(audit.notes, 'one note per order: no second set after the restart').toBe(w.placed.length);
+    // The codes table and the buyers' notes agree, code by code (compared masked).
+    const inNotes = [...audit.delivered].map(([code, orderId]) => `${orderId} ${maskCode(code)}`).sort();
+    expect(deliveredMasks(w.dbFile)).toEqual(inNotes);
   });
 });
 

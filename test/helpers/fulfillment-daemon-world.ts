@@ -78,6 +78,8 @@ export interface DaemonWorldOptions {
   supplier?: Partial<SandboxSupplierOptions>;
   /** The supplier client's per-request timeout (default 10 s: loopback never needs it). */
   supplierTimeoutMs?: number;
+  /** The WooCommerce client's per-request timeout (default 5 s). */
+  shopTimeoutMs?: number;
   /** Register the shop's webhooks (server.publicUrl) and sign the supplier's. */
   webhooks?: boolean;
   /** node-cron schedules (default: both every second). */
@@ -177,7 +179,7 @@ export class FulfillmentDaemonWorld {
           consumerKey: shop.consumerKey,
           consumerSecret: shop.consumerSecret,
           webhookSecret: secrets.wooWebhookSecret,
-          timeoutMs: 5_000,
+          timeoutMs: opts.shopTimeoutMs ?? 5_000,
         },
       ],
       log: { level: 'info', format: 'json' },

@@ -132,3 +132,19 @@ export function pooledCodes(file: string): number {
     (db) => (db.prepare('SELECT COUNT(*) AS n FROM codes WHERE line IS NULL').get() as { n: number }).n,
   );
 }
+
+/** Each delivered code as `<shop order id> <masked code>`, sorted: what the codes table says went where. */
+export function deliveredMasks(file: string): string[] {
+  return withDb(file, (db) =>
+    (
+      db
+        .prepare(
+          `SELECT l.order_id AS orderId, c.masked FROM codes c JOIN shop_lines l ON l.id = c.line
+           WHERE c.delivered_at IS NOT NULL`,
+        )
+        .all() as { orderId: string; masked: string }[]
+    )
+      .map((r) => `${r.orderId} ${r.masked}`)
+      .sort(),
+  );
+}

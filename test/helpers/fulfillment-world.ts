@@ -33,10 +33,17 @@ export interface FulfillmentWorld {
   dbFile: string;
   logs: () => string;
   skus: string[];
-  /** One fulfillment pass (polling the shop). */
+  /** One fulfillment pass (polling the shop), and the deliveries it started. */
   pass(): Promise<void>;
   /** Passes until `probe` holds. */
   until<T>(probe: () => T, what: string, timeoutMs?: number): Promise<NonNullable<T>>;
+  /**
+   * As the daemon drives passes: a pass is kicked every few ms (skipped while one runs, never
+   * awaited) until `probe` holds.
+   */
+  ticking<T>(probe: () => T, what: string, timeoutMs?: number): Promise<NonNullable<T>>;
+  /** Waits for the pass in flight and every delivery it started. */
+  settle(): Promise<void>;
   /** The config the runtime was built from (to run the CLI or a daemon on the same database). */
   configText(): string;
   /** Reopens the runtime on the same database (a restart after a crash). */
@@ -50,6 +57,8 @@ export interface WorldOptions {
   minBalanceUsd: number;
   supplier: Partial<SandboxSupplierOptions>;
   withWooCommerce: boolean;
+  /** The WooCommerce client's request timeout (`storefronts[].timeoutMs`). */
+  wooTimeoutMs: number;
   /** `fulfillment.limits` as YAML flow-map members (`maxOrderUsd: 100`); unset = the defaults. */
   limits: Partial<
     Record<'maxOrderUsd' | 'maxUnitsPerLine' | 'maxDailyUsd' | 'maxCustomerDailyUsd', number | null>
@@ -79,7 +88,7 @@ function configText(
     consumerKey: ${WOO_KEY}
     consumerSecret: ${WOO_SECRET}
     webhookSecret: whsec_world_0123456789
-    timeoutMs: 2000`
+    timeoutMs: ${o.wooTimeoutMs}`
     : '';
   return `
 supplier:
@@ -120,6 +129,7 @@ export async function startFulfillmentWorld(opts: Partial<WorldOptions> = {}): P
     batchWindowSeconds: 0,
     minBalanceUsd: 0,
     withWooCommerce: false,
+    wooTimeoutMs: 2000,
     limits: {},
     fulfillmentKeys: {},
     catalogYaml: '',
@@ -180,6 +190,7 @@ export async function startFulfillmentWorld(opts: Partial<WorldOptions> = {}): P
     configText: () => configText(o, supplierUrl, shop.shop, dbFile, codesKey, wooUrl),
     async pass() {
       await runPass(world.f.ctx, { poll: true });
+      await world.f.ctx.deliveries.drain();
     },
     async until(probe, what, timeoutMs = 10_000) {
       return waitUntil(
@@ -189,6 +200,24 @@ export async function startFulfillmentWorld(opts: Partial<WorldOptions> = {}): P
         },
         { what, timeoutMs, intervalMs: 20 },
       );
+    },
+    ticking(probe, what, timeoutMs = 10_000) {
+      // A pass that rejects is a bug: it fails the wait, named in its message.
+      let failed: unknown;
+      return waitUntil(
+        () => {
+          world.f.job.tick({ poll: true })?.catch((e: unknown) => {
+            failed ??= e;
+          });
+          if (failed) throw failed;
+          return probe();
+        },
+        { what, timeoutMs, intervalMs: 20 },
+      );
+    },
+    async settle() {
+      await world.f.job.idle();
+      await world.f.ctx.deliveries.drain();
     },
     async restart(over = {}) {
       await runtime.close();

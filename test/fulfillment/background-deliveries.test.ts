@@ -1,0 +1,124 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { FakeWooCommerce, Stall } from '../../fakes/woocommerce/fake-woocommerce.js';
+import { openAlerts } from '../../src/alerts.js';
+import { ordersStatus } from '../../src/fulfillment/orders-report.js';
+import { auditDeliveries } from '../helpers/delivery-audit.js';
+import { type FulfillmentWorld, startFulfillmentWorld } from '../helpers/fulfillment-world.js';
+import { withDb } from '../helpers/sqlite-peek.js';
+
+/**
+ * Deliveries run in the background, across passes (issue 13): one order whose shop requests hang
+ * holds one lane of its store, never the passes. Real HTTP to the strict fake WooCommerce, which
+ * holds the chosen requests unanswered until released, and the sandbox supplier; the passes are
+ * kicked as the daemon's worker tick kicks them (never awaited).
+ */
+
+let w: FulfillmentWorld | undefined;
+let stall: Stall | undefined;
+afterEach(async () => {
+  // A held request must be let go first: closing waits for the delivery that sent it.
+  stall?.release();
+  stall = undefined;
+  await w?.close();
+  w = undefined;
+});
+
+/** A world whose shop requests may hang far longer than the test runs (the client's timeout is a minute). */
+async function patientWorld(): Promise<{ world: FulfillmentWorld; woo: FakeWooCommerce }> {
+  w = await startFulfillmentWorld({ withWooCommerce: true, wooTimeoutMs: 60_000 });
+  return { world: w, woo: w.woo as FakeWooCommerce };
+}
+
+/** Passes until the shop holds this order's delivery note, sent and unanswered. */
+async function noteHanging(world: FulfillmentWorld, woo: FakeWooCommerce, orderId: number): Promise<Stall> {
+  stall = woo.stall({ method: 'POST', route: 'orders/:id/notes', orderId });
+  const held = stall;
+  await world.ticking(() => held.waiting === 1, 'the slow order’s note held by the shop');
+  return held;
+}
+
+const deliveryOf = (world: FulfillmentWorld, orderId: number) =>
+  world.runtime.db
+    .prepare('SELECT state, may_have_written AS mayHaveWritten FROM deliveries WHERE order_id = ?')
+    .get(String(orderId)) as { state: string; mayHaveWritten: number } | undefined;
+
+/** Every delivery's point, read from the file (after the runtime closed it). */
+const deliveryStates = (file: string) =>
+  withDb(file, (db) =>
+    (db.prepare('SELECT state FROM deliveries').all() as { state: string }[]).map((r) => r.state),
+  );
+
+describe('one slow order never blocks the rest', () => {
+  it('while its note hangs in the shop, other orders are bought (a new bulk order) and delivered; it is delivered once in the end', async () => {
+    const { world, woo } = await patientWorld();
+    const skus = world.skus;
+    const slow = woo.placeOrder({ lines: [{ sku: skus[0] as string, quantity: 1 }], paid: true });
+    const held = await noteHanging(world, woo, slow.id);
+    const bulkBefore = world.supplier.ledger().orders.length;
+    const others = [1, 2, 3].map((i) =>
+      woo.placeOrder({ lines: [{ sku: skus[i] as string, quantity: 1 + (i % 2) }], paid: true }),
+    );
+    await world.ticking(
+      () => others.every((o) => woo.orderStatus(o.id) === 'completed'),
+      'the other orders delivered while the slow one hangs',
+      20_000,
+    );
+    // All of it happened while the slow order's write was still unanswered.
+    expect(held.waiting).toBe(1);
+    expect(deliveryOf(world, slow.id)?.state).toBe('pending');
+    expect(world.supplier.ledger().orders.length).toBeGreaterThan(bulkBefore);
+    held.release();
+    await world.ticking(() => woo.orderStatus(slow.id) === 'completed', 'the slow order delivered');
+    await world.settle();
+    const audit = auditDeliveries(woo, [slow, ...others], world.supplier.ledger());
+    expect(audit.problems).toEqual([]);
+    expect(audit.notes).toBe(4);
+    expect(ordersStatus(world.runtime.db).orders.delivered).toBe(4);
+  }, 60_000);
+});
+
+describe('the refund guard with deliveries in the background', () => {
+  it('a refund taken in while the delivery’s note is in the shop’s hands: codes never pooled, nothing more written, delivery failed', async () => {
+    const { world, woo } = await patientWorld();
+    const { db } = world.runtime;
+    const slow = woo.placeOrder({ lines: [{ sku: world.skus[0] as string, quantity: 2 }], paid: true });
+    const held = await noteHanging(world, woo, slow.id);
+    expect(deliveryOf(world, slow.id)).toEqual({ state: 'pending', mayHaveWritten: 1 });
+    woo.cancel(slow.id);
+    // The next passes' intake sees the cancellation while the note is still unanswered.
+    await world.ticking(() => deliveryOf(world, slow.id)?.state === 'failed', 'the cancellation taken in');
+    expect(held.waiting).toBe(1);
+    expect(ordersStatus(db).orders.pooledCodes).toBe(0);
+    // The note lands; the delivery goes no further: no meta, the order is not set completed.
+    held.release();
+    await world.ticking(() => woo.notesOf(slow.id, { customer: true }).length === 1, 'the held note landed');
+    await world.settle();
+    expect(woo.orderStatus(slow.id)).toBe('cancelled');
+    expect(woo.orderMeta(slow.id, '_psnb2b_delivery')).toBeUndefined();
+    expect(deliveryOf(world, slow.id)?.state).toBe('failed');
+    expect(ordersStatus(db).orders.pooledCodes).toBe(0);
+    const alert = openAlerts(db).find((a) => a.kind === 'delivery-failed');
+    expect(alert?.detail).toMatch(/refunded or cancelled/);
+  }, 60_000);
+});
+
+describe('closing with a delivery in flight', () => {
+  it('the runtime’s close waits for the delivery whose note hangs, then closes the database: the delivery is recorded done', async () => {
+    const { world, woo } = await patientWorld();
+    const slow = woo.placeOrder({ lines: [{ sku: world.skus[0] as string, quantity: 1 }], paid: true });
+    const held = await noteHanging(world, woo, slow.id);
+    let closed = false;
+    const closing = world.runtime.close().then(() => {
+      closed = true;
+    });
+    await world.f.job.idle();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(closed).toBe(false);
+    expect(world.runtime.db.open).toBe(true);
+    held.release();
+    await closing;
+    expect(world.runtime.db.open).toBe(false);
+    expect(deliveryStates(world.dbFile)).toEqual(['done']);
+    expect(auditDeliveries(woo, [slow], world.supplier.ledger()).problems).toEqual([]);
+  }, 60_000);
+});
