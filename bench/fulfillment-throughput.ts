@@ -10,7 +10,7 @@ import { formatSku } from '../config/sku-template.js';
 import { SeededRandom } from '../fakes/psnb2b/seeded-random.js';
 import { SANDBOX_ENDPOINTS, type SandboxEndpoint, SandboxSupplier } from '../fakes/psnb2b/supplier-server.js';
 import { FakeWooCommerce } from '../fakes/woocommerce/fake-woocommerce.js';
-import { migrate, openDb } from '../src/db/open.js';
+import { type Db, migrate, openDb } from '../src/db/open.js';
 import { sqliteSkuCache } from '../src/db/sku-cache-table.js';
 import { bulkPacingMs } from '../src/fulfillment/batch-pacing.js';
 import { CodeVault, parseCodesKey } from '../src/fulfillment/code-vault.js';
@@ -18,6 +18,8 @@ import { DeliveryRunner } from '../src/fulfillment/delivery-runner.js';
 import type { FulfillmentContext } from '../src/fulfillment/fulfillment-context.js';
 import { runPass } from '../src/fulfillment/fulfillment-job.js';
 import { linesInState, soldNotOrdered } from '../src/fulfillment/fulfillment-ledger.js';
+import { pollIntake } from '../src/fulfillment/intake.js';
+import { SHORT_OVERLAP_MS, SWEEP_OVERLAP_MS } from '../src/fulfillment/intake-window.js';
 import { spendingLimits } from '../src/fulfillment/spending-limits.js';
 import { runInventoryCycle } from '../src/inventory/sync-inventory.js';
 import { createLogger } from '../src/log.js';
@@ -44,10 +46,12 @@ import { fmt, ms, SKU_TEMPLATE } from './bench-support.js';
 
 const API_KEY = 'psn_bench_fulfil_0123456789abcdef';
 const STORE = 'bench-woo';
-/** The daemon's worker tick: a pass every second while work is in flight. */
+/** The daemon's worker tick: a pass every second while work is in flight (it does not poll). */
 const PASS_EVERY_MS = 1_000;
-/** The daemon's inventory schedule (`*\/10 * * * * *`): one `GET /inventory` every 10 s. */
+/** The daemon's inventory schedule (`*\/10 * * * * *`): orders taken in, then one `GET /inventory`, every 10 s. */
 const INVENTORY_EVERY_MS = 10_000;
+/** The daemon's order schedule (`*\/30 * * * * *`): a pass that polls, every 30 s. */
+const ORDERS_POLL_EVERY_MS = 30_000;
 /** `storefronts[].concurrency`'s default: orders in flight (and requests) per store. */
 const STORE_CONCURRENCY = 4;
 /** Shop calls per order at the least (issue 13): the listing that carries it, one read before delivering, one note, one PUT. */
@@ -112,6 +116,8 @@ export interface FulfillmentRun {
   /** Virtual ms skipped instead of waited (spanMs − skipped ≈ wall time of the run). */
   skippedMs: number;
   latencies: number[];
+  /** Virtual ms from placing each order to the poll that took it in, sorted. */
+  intakeLatencies: number[];
   requests: Record<SandboxEndpoint, number>;
   rateLimited: number;
   passes: number;
@@ -354,6 +360,7 @@ export async function runFulfillmentThroughput(o: FulfillmentRunOptions): Promis
     let passes = 0;
     let inventoryCycles = 0;
     let lastInventory = started;
+    let lastOrdersPoll = started;
     let maxPassMs = 0;
     let busyWallMs = 0;
     while (fulfilled < o.orders) {
@@ -364,12 +371,18 @@ export async function runFulfillmentThroughput(o: FulfillmentRunOptions): Promis
       const passStart = clock.now();
       const wallPass = performance.now();
       arrive();
-      if (passStart - lastInventory >= INVENTORY_EVERY_MS) {
+      // Orders come in only where the daemon polls (no webhooks here): before every inventory push
+      // and on the order schedule. Due together, they share one poll (a poll in flight is joined).
+      const inventoryDue = passStart - lastInventory >= INVENTORY_EVERY_MS;
+      const ordersDue = passStart - lastOrdersPoll >= ORDERS_POLL_EVERY_MS;
+      if (ordersDue) lastOrdersPoll = passStart;
+      if (inventoryDue || ordersDue) await pollIntake(ctx);
+      if (inventoryDue) {
         lastInventory = passStart;
         inventoryCycles++;
         await inventory();
       }
-      await runPass(ctx, { poll: true });
+      await runPass(ctx, { poll: false });
       passes++;
       busyWallMs += performance.now() - wallPass;
       scanOutbox();
@@ -410,6 +423,7 @@ export async function runFulfillmentThroughput(o: FulfillmentRunOptions): Promis
       wallMs: Date.now() - wallStart,
       skippedMs: clock.skippedMs - skippedBefore,
       latencies: done.map((p) => (p.doneAt as number) - p.placedAt).sort((a, b) => a - b),
+      intakeLatencies: intakeLatencies(db, placed),
       requests,
       rateLimited: after.rateLimited - before.rateLimited,
       passes,
@@ -433,6 +447,21 @@ export async function runFulfillmentThroughput(o: FulfillmentRunOptions): Promis
     await supplier.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Placed → taken in, per order: its lines' first `received_at` (the fulfillment core's clock). */
+function intakeLatencies(db: Db, placed: ReadonlyMap<number, Placed>): number[] {
+  const rows = db
+    .prepare(
+      'SELECT order_id AS id, MIN(received_at) AS at FROM shop_lines WHERE store = ? GROUP BY order_id',
+    )
+    .all(STORE) as { id: string; at: number }[];
+  return rows
+    .flatMap((r) => {
+      const p = placed.get(Number(r.id));
+      return p ? [r.at - p.placedAt] : [];
+    })
+    .sort((a, b) => a - b);
 }
 
 function pct(sorted: readonly number[], p: number): number {
@@ -469,13 +498,20 @@ export async function benchFulfillmentThroughput(
   return fulfillmentSection(runs, opts.section ?? 5);
 }
 
+/** The range of `GET orders` listing calls per order over the runs, e.g. `0.04–0.06`. */
+function listingShares(runs: readonly FulfillmentRun[]): string {
+  const shares = runs.map((r) => (r.shopByRoute.get('GET orders') ?? 0) / r.orders);
+  const [lo, hi] = [Math.min(...shares), Math.max(...shares)].map((x) => x.toFixed(2));
+  return lo === hi ? `${lo}` : `${lo}–${hi}`;
+}
+
 export function fulfillmentSection(runs: readonly FulfillmentRun[], section: number): string[] {
   const lines: string[] = [];
   const out = (s = '') => lines.push(s);
   out(`## ${section}. Order fulfillment under the supplier quotas, at a real shop's pace`);
   out();
   out(
-    `\`runPass\` (intake → buy → follow → deliver) with the real client, pacer and a SQLite file, against the sandbox supplier enforcing **${LIMITS.general} requests/min general and ${LIMITS.bulk}/min \`POST /orders\`** (rolling 60 s windows) and the strict fake WooCommerce, both over HTTP, in-process. Paid shop orders (1–2 lines, 1–5 units, ${ENTRIES} SKUs) arrive at a steady rate; a pass with intake polling runs every ${PASS_EVERY_MS / 1000} s (the daemon's worker tick), an inventory cycle every ${INVENTORY_EVERY_MS / 1000} s (the default schedule; its \`GET /inventory\` and stock pushes are counted), batch window ${BATCH_WINDOW_MS / 1000} s (the config default; bulk orders paced one every ${sec(bulkPacingMs(LIMITS.bulk))} within the quota, so under load the window stretches), \`storefronts[].concurrency: ${STORE_CONCURRENCY}\` (the default: orders in flight per store), \`honoursIdempotencyKeys: false\`. **The shop** answers at a modelled pace: _150 ms × 4 workers_ = every request takes 150 ms and at most 4 are served at once, the rest queue (like PHP-FPM; a real WooCommerce 10 measured p50 107 ms, p95 510 ms); _≈1 ms_ = the fake's own speed. The supplier pays an order ${PAID_AFTER_MS / 1000} s after it is placed and delivers it ${DELIVERED_AFTER_MS / 1000} s later in the main runs (an assumption: the live API's timing is not documented); the last row is a sensitivity run with a supplier six times slower. Stock and balance are ample (not the subject here).`,
+    `\`runPass\` (intake → buy → follow → deliver) with the real client, pacer and a SQLite file, against the sandbox supplier enforcing **${LIMITS.general} requests/min general and ${LIMITS.bulk}/min \`POST /orders\`** (rolling 60 s windows) and the strict fake WooCommerce, both over HTTP, in-process. Paid shop orders (1–2 lines, 1–5 units, ${ENTRIES} SKUs) arrive at a steady rate; a pass runs every ${PASS_EVERY_MS / 1000} s (the daemon's worker tick, which does not poll the shop); orders are taken in where the daemon polls, with no webhooks: before each inventory cycle, every ${INVENTORY_EVERY_MS / 1000} s (the default schedule; its \`GET /inventory\` and stock pushes are counted), and on the order schedule, every ${ORDERS_POLL_EVERY_MS / 1000} s (one poll when both are due), so a sale waits up to ${INVENTORY_EVERY_MS / 1000} s to be taken in (_placed → taken in_, below each run), batch window ${BATCH_WINDOW_MS / 1000} s (the config default; bulk orders paced one every ${sec(bulkPacingMs(LIMITS.bulk))} within the quota, so under load the window stretches), \`storefronts[].concurrency: ${STORE_CONCURRENCY}\` (the default: orders in flight per store), \`honoursIdempotencyKeys: false\`. **The shop** answers at a modelled pace: _150 ms × 4 workers_ = every request takes 150 ms and at most 4 are served at once, the rest queue (like PHP-FPM; a real WooCommerce 10 measured p50 107 ms, p95 510 ms); _≈1 ms_ = the fake's own speed. The supplier pays an order ${PAID_AFTER_MS / 1000} s after it is placed and delivers it ${DELIVERED_AFTER_MS / 1000} s later in the main runs (an assumption: the live API's timing is not documented); the last row is a sensitivity run with a supplier six times slower. Stock and balance are ample (not the subject here).`,
   );
   out();
   out(
@@ -495,7 +531,7 @@ export function fulfillmentSection(runs: readonly FulfillmentRun[], section: num
   }
   out();
   out(
-    `Shop calls per order against the least (${MIN_SHOP_CALLS_PER_ORDER}: the listing that carries the order, one read right before delivering, one \`POST\` of the note, one \`PUT\` of meta and status). _Order calls_ are every request on an order route (\`GET orders\` listings included) ÷ orders; stock pushes of the inventory cycles are counted apart. Per order it is one \`GET\`, one \`POST\` and one \`PUT\` (the listing read under a minute ago is the read before buying; a first attempt has nothing to read back); the listings' share grows with how often intake polls times how many orders each listing carries (every order changed in the last 2 minutes, the intake overlap): here a poll every second, so at 1,000 orders arriving at 333/min the listings alone cost 1.3 calls per order, while the daemon polls every 10 s (the inventory schedule) and 30 s (orders).`,
+    `Shop calls per order against the least (${MIN_SHOP_CALLS_PER_ORDER}: the listing that carries the order, one read right before delivering, one \`POST\` of the note, one \`PUT\` of meta and status). _Order calls_ are every request on an order route (\`GET orders\` listings included) ÷ orders; stock pushes of the inventory cycles are counted apart. Per order it is one \`GET\`, one \`POST\` and one \`PUT\` (the listing read under a minute ago is the read before buying; a first attempt has nothing to read back); the listings' share is how often intake polls times the pages (100 orders each) a listing carries. A poll looks back ${SHORT_OVERLAP_MS / 1000} s before the newest order time seen, and once a minute a sweep ${SWEEP_OVERLAP_MS / 60_000} minutes (src/fulfillment/intake-window.ts), so each order rides one or two polls and a sweep; with a poll every ${INVENTORY_EVERY_MS / 1000} s the listings cost ${listingShares(runs)} calls per order.`,
   );
   out();
   out(
@@ -531,7 +567,7 @@ export function fulfillmentSection(runs: readonly FulfillmentRun[], section: num
       .map(([k, n]) => `\`${k}\` ${(n / r.orders).toFixed(2)}`)
       .join(', ');
     out(
-      `Shop calls per order at ${fmt(r.orders)} orders, shop ${shopPace({ latencyMs: r.shopLatencyMs, workers: r.shopWorkers })} (${ms(r.shopWallMs)} wall in the shop's order port): ${routes}.`,
+      `Shop calls per order at ${fmt(r.orders)} orders, shop ${shopPace({ latencyMs: r.shopLatencyMs, workers: r.shopWorkers })} (${ms(r.shopWallMs)} wall in the shop's order port): ${routes}. Placed → taken in (by the next poll): p50 ${sec(pct(r.intakeLatencies, 50))}, p95 ${sec(pct(r.intakeLatencies, 95))}, max ${sec(r.intakeLatencies.at(-1) ?? Number.NaN)}.`,
     );
     out();
   }
