@@ -36,8 +36,9 @@ import { fmt, ms, SKU_TEMPLATE } from './bench-support.js';
  *
  * Time is compressed, not scaled: one virtual clock (`IdleSkippingClock`) is the wall clock plus
  * every wait skipped so far. Wherever the daemon would sleep — between passes, in the pacer
- * waiting for a free slot, in a client back-off — the clock jumps ahead instead; all work (our
- * code, SQLite, HTTP to both fakes) takes its real time, 1:1. Every party that reads supplier-side
+ * waiting for a free slot, in a client back-off — the clock jumps ahead instead, except between
+ * passes while deliveries (which run beside the passes) are in flight; all work (our code,
+ * SQLite, HTTP to both fakes) takes its real time, 1:1. Every party that reads supplier-side
  * time reads this clock: the supplier (its rolling 60 s windows, its order transitions), the pacer
  * (its production 60 s window), the client and the fulfillment core (`ctx.now`: batch window,
  * poll back-off). Nothing in `src/` or the config changes. The shop (the fake) keeps the wall
@@ -68,17 +69,28 @@ const ENTRIES = 12;
 /** The wall clock plus every wait skipped so far: `sleep` returns at once, having moved the clock. */
 export class IdleSkippingClock {
   private offset = 0;
+  /** Each skip: when it happened (wall ms) and the offset from then on. */
+  private readonly skips: { at: number; offset: number }[] = [];
   /** Virtual ms skipped so far. */
   get skippedMs(): number {
     return this.offset;
   }
   readonly now = (): number => Date.now() + this.offset;
-  /** A wall-clock instant (epoch ms) recorded since the last skip, on the virtual clock. */
+  /**
+   * A wall-clock instant (epoch ms) on the virtual clock: with the skips made by then only, since
+   * deliveries write beside the passes and a later skip (a pacer wait) must not delay them.
+   */
   toVirtual(realMs: number): number {
-    return realMs + this.offset;
+    let offset = 0;
+    for (const s of this.skips) {
+      if (s.at > realMs) break;
+      offset = s.offset;
+    }
+    return realMs + offset;
   }
   readonly sleep = async (ms: number): Promise<void> => {
     this.offset += Math.max(0, Math.ceil(ms));
+    this.skips.push({ at: Date.now(), offset: this.offset });
     await new Promise((resolve) => setImmediate(resolve));
   };
 }
@@ -511,11 +523,11 @@ export function fulfillmentSection(runs: readonly FulfillmentRun[], section: num
   out(`## ${section}. Order fulfillment under the supplier quotas, at a real shop's pace`);
   out();
   out(
-    `\`runPass\` (intake → buy → follow → deliver) with the real client, pacer and a SQLite file, against the sandbox supplier enforcing **${LIMITS.general} requests/min general and ${LIMITS.bulk}/min \`POST /orders\`** (rolling 60 s windows) and the strict fake WooCommerce, both over HTTP, in-process. Paid shop orders (1–2 lines, 1–5 units, ${ENTRIES} SKUs) arrive at a steady rate; a pass runs every ${PASS_EVERY_MS / 1000} s (the daemon's worker tick, which does not poll the shop); orders are taken in where the daemon polls, with no webhooks: before each inventory cycle, every ${INVENTORY_EVERY_MS / 1000} s (the default schedule; its \`GET /inventory\` and stock pushes are counted), and on the order schedule, every ${ORDERS_POLL_EVERY_MS / 1000} s (one poll when both are due), so a sale waits up to ${INVENTORY_EVERY_MS / 1000} s to be taken in (_placed → taken in_, below each run), batch window ${BATCH_WINDOW_MS / 1000} s (the config default; bulk orders paced one every ${sec(bulkPacingMs(LIMITS.bulk))} within the quota, so under load the window stretches), \`storefronts[].concurrency: ${STORE_CONCURRENCY}\` (the default: orders in flight per store), \`honoursIdempotencyKeys: false\`. **The shop** answers at a modelled pace: _150 ms × 4 workers_ = every request takes 150 ms and at most 4 are served at once, the rest queue (like PHP-FPM; a real WooCommerce 10 measured p50 107 ms, p95 510 ms); _≈1 ms_ = the fake's own speed. The supplier pays an order ${PAID_AFTER_MS / 1000} s after it is placed and delivers it ${DELIVERED_AFTER_MS / 1000} s later in the main runs (an assumption: the live API's timing is not documented); the last row is a sensitivity run with a supplier six times slower. Stock and balance are ample (not the subject here).`,
+    `\`runPass\` (intake → buy → follow; the deliveries it hands over run in the background, in the store's lanes, across passes) with the real client, pacer and a SQLite file, against the sandbox supplier enforcing **${LIMITS.general} requests/min general and ${LIMITS.bulk}/min \`POST /orders\`** (rolling 60 s windows) and the strict fake WooCommerce, both over HTTP, in-process. Paid shop orders (1–2 lines, 1–5 units, ${ENTRIES} SKUs) arrive at a steady rate; a pass runs every ${PASS_EVERY_MS / 1000} s (the daemon's worker tick, which does not poll the shop); orders are taken in where the daemon polls, with no webhooks: before each inventory cycle, every ${INVENTORY_EVERY_MS / 1000} s (the default schedule; its \`GET /inventory\` and stock pushes are counted), and on the order schedule, every ${ORDERS_POLL_EVERY_MS / 1000} s (one poll when both are due), so a sale waits up to ${INVENTORY_EVERY_MS / 1000} s to be taken in (_placed → taken in_, below each run), batch window ${BATCH_WINDOW_MS / 1000} s (the config default; bulk orders paced one every ${sec(bulkPacingMs(LIMITS.bulk))} within the quota, so under load the window stretches), \`storefronts[].concurrency: ${STORE_CONCURRENCY}\` (the default: orders in flight per store), \`honoursIdempotencyKeys: false\`. **The shop** answers at a modelled pace: _150 ms × 4 workers_ = every request takes 150 ms and at most 4 are served at once, the rest queue (like PHP-FPM; a real WooCommerce 10 measured p50 107 ms, p95 510 ms); _≈1 ms_ = the fake's own speed. The supplier pays an order ${PAID_AFTER_MS / 1000} s after it is placed and delivers it ${DELIVERED_AFTER_MS / 1000} s later in the main runs (an assumption: the live API's timing is not documented); the last row is a sensitivity run with a supplier six times slower. Stock and balance are ample (not the subject here).`,
   );
   out();
   out(
-    "**Time is compressed, not scaled: every figure below is in real time, as against the live supplier; only the _wall_ column is how long the run took here.** The clock all parties read (the supplier's rate-limit windows and order transitions, our pacer with its production 60 s window, the client, the fulfillment core) is the wall clock plus the idle time skipped: wherever the daemon would sleep — between passes, in the pacer waiting for a slot — the clock jumps ahead instead of waiting. All work (our code, SQLite, HTTP to both fakes, the shop's modelled latency) takes its real time, 1:1, so nothing is magnified; _wall_ ≈ the run's span less the skipped idle time. The conversion is therefore the identity: _orders / min_ are per real minute of the 60/min and 10/min quotas, latencies are real seconds.",
+    "**Time is compressed, not scaled: every figure below is in real time, as against the live supplier; only the _wall_ column is how long the run took here.** The clock all parties read (the supplier's rate-limit windows and order transitions, our pacer with its production 60 s window, the client, the fulfillment core) is the wall clock plus the idle time skipped: wherever the daemon would sleep — between passes, in the pacer waiting for a slot — the clock jumps ahead instead of waiting, except between passes while deliveries are in flight (they run beside the passes), when it runs 1:1. All work (our code, SQLite, HTTP to both fakes, the shop's modelled latency) takes its real time, 1:1, so nothing is magnified; _wall_ ≈ the run's span less the skipped idle time. The conversion is therefore the identity: _orders / min_ are per real minute of the 60/min and 10/min quotas, latencies are real seconds.",
   );
   out();
   out(
@@ -546,7 +558,7 @@ export function fulfillmentSection(runs: readonly FulfillmentRun[], section: num
   }
   out();
   out(
-    "_Orders fulfilled / min_ = orders whose codes are all in the shop ÷ (first order placed → last order's codes in the shop), so it includes the drain after the last arrival: equal to the arrival rate means the path kept up. _Supplier calls_ = every request the supplier received in the run (its own count), inventory cycles included. Latency = placing the paid order → the last of its codes in a delivery note (the shop's own timestamp of the customer note). Supplier calls grow with time, not with orders (one bulk order per batch window, a few status polls each), so the ratio falls as load rises. In the slow-supplier row each bulk order is polled (`GET /orders/{id}`, back-off max(2 s, age ÷ 5), at most 4 polls a pass, stored codes delivered before polling) for 30 s: the polls still take most of the general bucket and the pacer makes some passes wait (_pacer waits_, _longest pass_), so bulk orders fall below the batch cadence and latency runs past the supplier's own 30 s. Signed supplier webhooks (not used here) remove most of these polls.",
+    "_Orders fulfilled / min_ = orders whose codes are all in the shop ÷ (first order placed → last order's codes in the shop), so it includes the drain after the last arrival: equal to the arrival rate means the path kept up. _Supplier calls_ = every request the supplier received in the run (its own count), inventory cycles included. Latency = placing the paid order → the last of its codes in a delivery note (the shop's own timestamp of the customer note). Supplier calls grow with time, not with orders (one bulk order per batch window, a few status polls each), so the ratio falls as load rises. In the slow-supplier row each bulk order is polled (`GET /orders/{id}`, back-off max(2 s, age ÷ 5), at most 4 polls a pass, stored codes handed to the deliveries before polling) for 30 s: the polls still take most of the general bucket and the pacer makes some passes wait (_pacer waits_, _longest pass_), so bulk orders fall below the batch cadence and latency runs past the supplier's own 30 s. Signed supplier webhooks (not used here) remove most of these polls.",
   );
   out();
   out(
