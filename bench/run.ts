@@ -128,7 +128,7 @@ async function main(): Promise<void> {
   log('price writes…');
   const prices = await benchPrices(PRICE_SKUS);
   log('shopify calls per order…');
-  const shopifyOrders = await benchShopifyOrderCalls(SHOPIFY_ORDERS);
+  const shopifyOrders = await benchShopifyOrderCalls(SHOPIFY_ORDERS, FAST_RATE);
 
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   out('# psnb2b-sync benchmark results');
@@ -273,7 +273,7 @@ function dashboardOnly(): void {
 
 async function shopifyOrdersOnly(): Promise<void> {
   log('shopify calls per order…');
-  replaceSection(8, shopifyOrderCallsSection(8, await benchShopifyOrderCalls(SHOPIFY_ORDERS)));
+  replaceSection(8, shopifyOrderCallsSection(8, await benchShopifyOrderCalls(SHOPIFY_ORDERS, FAST_RATE)));
 }
 
 async function pricesOnly(): Promise<void> {

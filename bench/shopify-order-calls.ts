@@ -33,6 +33,8 @@ export interface ShopifyOrderCalls {
   orders: number;
   units: number;
   passes: number;
+  /** The fake's bucket restore rate, points/s (calls do not depend on it; time does). */
+  restoreRate: number;
   /** Executed operations by name (the listing included), with their points. */
   byOperation: { name: string; calls: number; requested: number; actual: number }[];
   /** Orders fulfilled with exactly their units, one shipping confirmation each. */
@@ -67,6 +69,7 @@ storefronts:
 /** `orders` paid orders (1–2 lines of 1–2 units) placed at once, passes until every one is fulfilled. */
 export async function benchShopifyOrderCalls(
   orders: number,
+  restoreRate: number,
   wallLimitMs = 10 * 60_000,
 ): Promise<ShopifyOrderCalls> {
   const dir = mkdtempSync(path.join(tmpdir(), 'psnb2b-bench-shopify-orders-'));
@@ -80,7 +83,11 @@ export async function benchShopifyOrderCalls(
     startingBalanceCents: 1_000_000_000,
   });
   installFetch();
-  const fake = await new FakeShopify({ accessToken: TOKEN, apiSecretKey: SECRET }).start();
+  const fake = await new FakeShopify({
+    accessToken: TOKEN,
+    apiSecretKey: SECRET,
+    bucket: { maximumAvailable: 2000, restoreRate },
+  }).start();
   plainHttp.add(fake.shop);
   const supplierUrl = await supplier.start();
   const skus = supplier.catalog().map((e) => formatSku(SKU_TEMPLATE, e));
@@ -124,6 +131,8 @@ export async function benchShopifyOrderCalls(
       if (performance.now() - started > wallLimitMs)
         throw new Error(`not every order fulfilled in ${ms(wallLimitMs)}`);
       await runPass(f.ctx, { poll: true });
+      // Deliveries go on in the background: the next pass comes when they have ended, as its tick would.
+      await f.ctx.deliveries.drain();
       passes++;
     }
     const wallMs = performance.now() - started;
@@ -145,6 +154,7 @@ export async function benchShopifyOrderCalls(
       orders,
       units: placed.reduce((s, p) => s + p.units.reduce((a, b) => a + b, 0), 0),
       passes,
+      restoreRate,
       byOperation: [...byName.values()].sort((a, b) => b.calls - a.calls || a.name.localeCompare(b.name)),
       exact,
       wallMs,
@@ -162,10 +172,11 @@ export function shopifyOrderCallsSection(n: number, r: ShopifyOrderCalls): strin
   const listing = r.byOperation.find((o) => o.name === LISTING);
   const calls = perOrder.reduce((s, o) => s + o.calls, 0);
   const per = (x: number) => fmt(x / r.orders, 2);
+  const points = r.byOperation.reduce((s, o) => s + o.actual, 0);
   return [
     `## ${n}. Shopify calls per delivered order`,
     '',
-    `Run: ${new Date().toISOString()}. ${fmt(r.orders)} paid orders (${fmt(r.units)} units, 1–2 lines each) placed at once in the strict fake Shopify, bought from the sandbox supplier and delivered by \`runPass\` as the daemon composes it (\`openRuntime\`, SQLite file), through the real adapter and \`@shopify/shopify-api\` over HTTP; ${r.passes} passes, ${ms(r.wallMs)}. Calls are the fake's own log of executed GraphQL operations. Least per order: ${MIN_SHOPIFY_CALLS_PER_ORDER} (the read right before delivering, one \`metafieldsSet\`, one \`fulfillmentCreate\`); the intake listing (\`${LISTING}\`) is shared by every order it carries and counted apart. Orders fulfilled exactly once with one shipping confirmation: ${fmt(r.exact)} of ${fmt(r.orders)}.`,
+    `Run: ${new Date().toISOString()}. ${fmt(r.orders)} paid orders (${fmt(r.units)} units, 1–2 lines each) placed at once in the strict fake Shopify, bought from the sandbox supplier and delivered by \`runPass\` as the daemon composes it (\`openRuntime\`, SQLite file), through the real adapter and \`@shopify/shopify-api\` over HTTP; ${r.passes} passes, ${ms(r.wallMs)} with the bucket (2,000 points) restoring ${fmt(r.restoreRate)} points/s: calls do not depend on it, time does — at a Standard shop's 100/s the run's ${fmt(points)} actual points would take ≈ ${ms((Math.max(0, points - 2000) / 100) * 1000)} to restore. Calls are the fake's own log of executed GraphQL operations. Least per order: ${MIN_SHOPIFY_CALLS_PER_ORDER} (the read right before delivering, one \`metafieldsSet\`, one \`fulfillmentCreate\`); the intake listing (\`${LISTING}\`) is shared by every order it carries and counted apart. Orders fulfilled exactly once with one shipping confirmation: ${fmt(r.exact)} of ${fmt(r.orders)}.`,
     '',
     '| operation | calls | per order | points requested per call | points actual per call |',
     '|---|---:|---:|---:|---:|',
