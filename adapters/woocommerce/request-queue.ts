@@ -1,15 +1,19 @@
+import type { RequestClass } from '../../src/request-class.js';
+import { nextToStart } from './request-slots.js';
+
 /**
- * A small FIFO queue that runs at most `concurrency` tasks at once. One per store, shared by
- * every job of the process (stock pushes, order polling, deliveries), so a store never sees
- * more concurrent requests than its config allows — and when the store says "slow down" (429,
- * 503), the whole lane waits, not just the request that was told.
+ * The request slots of one store: at most `concurrency` tasks at once. One per store, shared by
+ * every job of the process (stock pushes, order polling, deliveries), so a store never sees more
+ * concurrent requests than its config allows — and when the store says "slow down" (429, 503),
+ * the whole queue waits, not just the request that was told. Who starts next is request-slots.ts:
+ * FIFO within a class, general before delivery, and deliveries never in the last slot.
  */
 export class RequestQueue {
   readonly concurrency: number;
-  private running = 0;
+  private readonly running: Record<RequestClass, number> = { delivery: 0, general: 0 };
+  private readonly waiting: Record<RequestClass, (() => void)[]> = { delivery: [], general: [] };
   /** No task starts before this instant (epoch ms). */
   private pausedUntil = 0;
-  private readonly waiting: (() => void)[] = [];
 
   constructor(concurrency: number) {
     if (!Number.isInteger(concurrency) || concurrency < 1) {
@@ -19,11 +23,11 @@ export class RequestQueue {
   }
 
   get active(): number {
-    return this.running;
+    return this.running.delivery + this.running.general;
   }
 
   get pending(): number {
-    return this.waiting.length;
+    return this.waiting.delivery.length + this.waiting.general.length;
   }
 
   /** Holds every task not yet started for `ms` (a later, shorter pause never shortens it). */
@@ -31,12 +35,11 @@ export class RequestQueue {
     this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms);
   }
 
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= this.concurrency) {
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    } else {
-      this.running++;
-    }
+  async run<T>(task: () => Promise<T>, cls: RequestClass = 'general'): Promise<T> {
+    await new Promise<void>((start) => {
+      this.waiting[cls].push(start);
+      this.fill();
+    });
     try {
       // A pause may begin, or grow, while we wait: look again after each wait.
       for (let wait = this.pausedUntil - Date.now(); wait > 0; wait = this.pausedUntil - Date.now()) {
@@ -44,11 +47,25 @@ export class RequestQueue {
       }
       return await task();
     } finally {
-      // Hand the slot straight to the next waiter, so `running` never dips and lets a newcomer jump the line.
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.running--;
+      this.running[cls]--;
+      this.fill();
     }
+  }
+
+  /** Starts waiters while a slot is theirs; a slot is counted taken here, so no newcomer jumps the line. */
+  private fill(): void {
+    for (let cls = this.next(); cls; cls = this.next()) {
+      this.running[cls]++;
+      this.waiting[cls].shift()?.();
+    }
+  }
+
+  private next(): RequestClass | null {
+    return nextToStart({
+      concurrency: this.concurrency,
+      running: this.running,
+      waiting: { delivery: this.waiting.delivery.length, general: this.waiting.general.length },
+    });
   }
 }
 

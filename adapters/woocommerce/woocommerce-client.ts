@@ -2,12 +2,14 @@ import pkg from '@woocommerce/woocommerce-rest-api';
 import { StorefrontError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { registerSecret } from '../../src/redact.js';
+import { requestClass } from '../../src/request-class.js';
 import type { CallCounts } from '../../src/storefront.js';
 import { acquireQueue, type RequestQueue } from './request-queue.js';
 
 /**
  * A thin wrapper over the official `@woocommerce/woocommerce-rest-api` 1.0.2 client: the
- * store's one request queue, retries with jittered backoff, call counting, and one error form.
+ * store's one request queue (each request in its class, request-class.ts), retries with jittered
+ * backoff, call counting, and one error form.
  * Every failure leaves here as a `StorefrontError` (method, path without query, status,
  * WooCommerce error code): the library's AxiosError holds the consumer secret (Basic header,
  * or the signed query string) and must never escape.
@@ -231,7 +233,7 @@ export class WooCommerceClient {
             : method === 'post'
               ? this.api.post(endpoint, body, params)
               : this.api.put(endpoint, body, params);
-        });
+        }, requestClass());
         return this.response<T>(res);
       } catch (e) {
         const { error, retryable, waitMs } = this.classify(upper, path, e, opts.idempotent === true);

@@ -1,10 +1,13 @@
 import { describeSafeError, toSafeError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { asDeliveryWork } from '../request-class.js';
 
 /**
  * Deliveries in the background, across passes: one lane per store with at most its width in flight
  * (`storefronts[].concurrency`), so one slow order holds one lane of one store, never a pass (the
- * next intake, the next bulk order) nor another store. A pass hands tasks over and goes on.
+ * next intake, the next bulk order) nor another store. A pass hands tasks over and goes on. A task's
+ * shop requests are delivery work (request-class.ts): they leave the store's stock pushes and order
+ * listings a request slot of their own, however many lanes hang.
  *
  * The key set is only this process's guard against doubling its own work (the same order tried by
  * two passes at once); what a delivery has done is in its row, at its recovery point
@@ -102,7 +105,8 @@ export class DeliveryRunner {
   private async start(task: Queued): Promise<void> {
     let delivered = false;
     try {
-      delivered = await task.run();
+      // Its shop requests are delivery work: they never hold the store's last request slot.
+      delivered = await asDeliveryWork(() => task.run());
     } catch (e) {
       // A bug, not a shop failure: the lane goes on, and the row stays where it was for a later pass.
       this.deps.log.error(`delivery task for ${task.store} failed: ${describeSafeError(toSafeError(e))}`, {

@@ -122,3 +122,64 @@ describe('closing with a delivery in flight', () => {
     expect(auditDeliveries(woo, [slow], world.supplier.ledger()).problems).toEqual([]);
   }, 60_000);
 });
+
+/**
+ * A store whose every delivery lane hangs still takes stock pushes and order listings: deliveries
+ * never hold its last request slot (4, the default `concurrency`). The fake holds every delivery note.
+ */
+const LANES = 4;
+
+const takenIn = (world: FulfillmentWorld, orderId: number) =>
+  world.runtime.db
+    .prepare('SELECT count(*) AS n FROM shop_lines WHERE store = ? AND order_id = ?')
+    .get('shop-w', String(orderId)) as { n: number };
+
+describe('every delivery lane of a store hangs', () => {
+  it('a sold-out push and a new order still reach the shop while the notes are held; all delivered once after', async () => {
+    const { world, woo } = await patientWorld();
+    woo.latencyMs = 5;
+    const [soldOut, ...ordered] = world.skus;
+    const entry = world.supplier.catalog()[0];
+    if (!soldOut || !entry) throw new Error('the sandbox catalogue is empty');
+    expect(woo.productBySku(soldOut)?.stock_quantity).toBeGreaterThan(0);
+
+    stall = woo.stall({ method: 'POST', route: 'orders/:id/notes' });
+    const held = stall;
+    const slow = ordered
+      .slice(0, LANES)
+      .map((sku) => woo.placeOrder({ lines: [{ sku, quantity: 1 }], paid: true }));
+    // Every lane busy, each with its note in the shop's hands or waiting for a request slot.
+    await world.ticking(
+      () => world.f.ctx.deliveries.inFlight === LANES && held.waiting >= LANES - 1,
+      'every lane delivering, the notes held by the shop',
+      20_000,
+    );
+
+    // Sold out at the supplier: the push to zero must reach the shop now, not after the hung notes.
+    world.supplier.setQty(entry.region, entry.denomination, 0);
+    const pushed = world.runtime.job.run({});
+    await world.ticking(
+      () => woo.productBySku(soldOut)?.stock_quantity === 0,
+      'the sold-out stock pushed to the shop while the notes hang',
+    );
+    await pushed;
+    const late = woo.placeOrder({ lines: [{ sku: ordered[LANES] as string, quantity: 1 }], paid: true });
+    await world.ticking(() => takenIn(world, late.id).n > 0, 'the new order listed and taken in');
+    // The fourth lane's requests wait for a slot: the store never had more than N − 1 delivery writes.
+    expect(held.waiting).toBe(LANES - 1);
+    expect(slow.every((o) => woo.orderStatus(o.id) === 'processing')).toBe(true);
+
+    held.release();
+    const all = [...slow, late];
+    await world.ticking(
+      () => all.every((o) => woo.orderStatus(o.id) === 'completed'),
+      'every order delivered after the release',
+      20_000,
+    );
+    await world.settle();
+    const audit = auditDeliveries(woo, all, world.supplier.ledger());
+    expect(audit.problems).toEqual([]);
+    expect(audit.notes).toBe(all.length);
+    expect(ordersStatus(world.runtime.db).orders.delivered).toBe(all.length);
+  }, 90_000);
+});
