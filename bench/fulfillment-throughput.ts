@@ -15,10 +15,11 @@ import { sqliteSkuCache } from '../src/db/sku-cache-table.js';
 import { bulkPacingMs } from '../src/fulfillment/batch-pacing.js';
 import { CodeVault, parseCodesKey } from '../src/fulfillment/code-vault.js';
 import { DeliveryRunner } from '../src/fulfillment/delivery-runner.js';
+import { FLOW_MIN_GAP_MS, SALES_PER_POLL } from '../src/fulfillment/flow-polling.js';
 import type { FulfillmentContext } from '../src/fulfillment/fulfillment-context.js';
 import { runPass } from '../src/fulfillment/fulfillment-job.js';
 import { linesInState, soldNotOrdered } from '../src/fulfillment/fulfillment-ledger.js';
-import { pollIntake } from '../src/fulfillment/intake.js';
+import { pollIntake, salesFlowing } from '../src/fulfillment/intake.js';
 import { SHORT_OVERLAP_MS, SWEEP_OVERLAP_MS } from '../src/fulfillment/intake-window.js';
 import { spendingLimits } from '../src/fulfillment/spending-limits.js';
 import { runInventoryCycle } from '../src/inventory/sync-inventory.js';
@@ -47,7 +48,7 @@ import { fmt, ms, SKU_TEMPLATE } from './bench-support.js';
 
 const API_KEY = 'psn_bench_fulfil_0123456789abcdef';
 const STORE = 'bench-woo';
-/** The daemon's worker tick: a pass every second while work is in flight (it does not poll). */
+/** The daemon's worker tick: a pass every second while work is in flight, polling while sales flow. */
 const PASS_EVERY_MS = 1_000;
 /** The daemon's inventory schedule (`*\/10 * * * * *`): orders taken in, then one `GET /inventory`, every 10 s. */
 const INVENTORY_EVERY_MS = 10_000;
@@ -383,12 +384,13 @@ export async function runFulfillmentThroughput(o: FulfillmentRunOptions): Promis
       const passStart = clock.now();
       const wallPass = performance.now();
       arrive();
-      // Orders come in only where the daemon polls (no webhooks here): before every inventory push
-      // and on the order schedule. Due together, they share one poll (a poll in flight is joined).
+      // Orders come in only where the daemon polls (no webhooks here): before every inventory push,
+      // on the order schedule, and on the worker tick while sales flow. Due together, they share
+      // one poll (a poll in flight is joined).
       const inventoryDue = passStart - lastInventory >= INVENTORY_EVERY_MS;
       const ordersDue = passStart - lastOrdersPoll >= ORDERS_POLL_EVERY_MS;
       if (ordersDue) lastOrdersPoll = passStart;
-      if (inventoryDue || ordersDue) await pollIntake(ctx);
+      if (inventoryDue || ordersDue || salesFlowing(ctx)) await pollIntake(ctx);
       if (inventoryDue) {
         lastInventory = passStart;
         inventoryCycles++;
@@ -523,7 +525,7 @@ export function fulfillmentSection(runs: readonly FulfillmentRun[], section: num
   out(`## ${section}. Order fulfillment under the supplier quotas, at a real shop's pace`);
   out();
   out(
-    `\`runPass\` (intake → buy → follow; the deliveries it hands over run in the background, in the store's lanes, across passes) with the real client, pacer and a SQLite file, against the sandbox supplier enforcing **${LIMITS.general} requests/min general and ${LIMITS.bulk}/min \`POST /orders\`** (rolling 60 s windows) and the strict fake WooCommerce, both over HTTP, in-process. Paid shop orders (1–2 lines, 1–5 units, ${ENTRIES} SKUs) arrive at a steady rate; a pass runs every ${PASS_EVERY_MS / 1000} s (the daemon's worker tick, which does not poll the shop); orders are taken in where the daemon polls, with no webhooks: before each inventory cycle, every ${INVENTORY_EVERY_MS / 1000} s (the default schedule; its \`GET /inventory\` and stock pushes are counted), and on the order schedule, every ${ORDERS_POLL_EVERY_MS / 1000} s (one poll when both are due), so a sale waits up to ${INVENTORY_EVERY_MS / 1000} s to be taken in (_placed → taken in_, below each run), batch window ${BATCH_WINDOW_MS / 1000} s (the config default; bulk orders paced one every ${sec(bulkPacingMs(LIMITS.bulk))} within the quota, so under load the window stretches), \`storefronts[].concurrency: ${STORE_CONCURRENCY}\` (the default: orders in flight per store), \`honoursIdempotencyKeys: false\`. **The shop** answers at a modelled pace: _150 ms × 4 workers_ = every request takes 150 ms and at most 4 are served at once, the rest queue (like PHP-FPM; a real WooCommerce 10 measured p50 107 ms, p95 510 ms); _≈1 ms_ = the fake's own speed. The supplier pays an order ${PAID_AFTER_MS / 1000} s after it is placed and delivers it ${DELIVERED_AFTER_MS / 1000} s later in the main runs (an assumption: the live API's timing is not documented); the last row is a sensitivity run with a supplier six times slower. Stock and balance are ample (not the subject here).`,
+    `\`runPass\` (intake → buy → follow; the deliveries it hands over run in the background, in the store's lanes, across passes) with the real client, pacer and a SQLite file, against the sandbox supplier enforcing **${LIMITS.general} requests/min general and ${LIMITS.bulk}/min \`POST /orders\`** (rolling 60 s windows) and the strict fake WooCommerce, both over HTTP, in-process. Paid shop orders (1–2 lines, 1–5 units, ${ENTRIES} SKUs) arrive at a steady rate; a pass runs every ${PASS_EVERY_MS / 1000} s (the daemon's worker tick); orders are taken in where the daemon polls, with no webhooks: before each inventory cycle, every ${INVENTORY_EVERY_MS / 1000} s (the default schedule; its \`GET /inventory\` and stock pushes are counted), on the order schedule, every ${ORDERS_POLL_EVERY_MS / 1000} s, and, while polls keep finding sales, on the tick once about ${SALES_PER_POLL} more are due, at most every ${FLOW_MIN_GAP_MS / 1000} s (src/fulfillment/flow-polling.ts; one poll when several are due): _placed → taken in_ below each run, batch window ${BATCH_WINDOW_MS / 1000} s (the config default; bulk orders paced one every ${sec(bulkPacingMs(LIMITS.bulk))} within the quota, so under load the window stretches), \`storefronts[].concurrency: ${STORE_CONCURRENCY}\` (the default: orders in flight per store), \`honoursIdempotencyKeys: false\`. **The shop** answers at a modelled pace: _150 ms × 4 workers_ = every request takes 150 ms and at most 4 are served at once, the rest queue (like PHP-FPM; a real WooCommerce 10 measured p50 107 ms, p95 510 ms); _≈1 ms_ = the fake's own speed. The supplier pays an order ${PAID_AFTER_MS / 1000} s after it is placed and delivers it ${DELIVERED_AFTER_MS / 1000} s later in the main runs (an assumption: the live API's timing is not documented); the last row is a sensitivity run with a supplier six times slower. Stock and balance are ample (not the subject here).`,
   );
   out();
   out(
@@ -543,7 +545,7 @@ export function fulfillmentSection(runs: readonly FulfillmentRun[], section: num
   }
   out();
   out(
-    `Shop calls per order against the least (${MIN_SHOP_CALLS_PER_ORDER}: the listing that carries the order, one read right before delivering, one \`POST\` of the note, one \`PUT\` of meta and status). _Order calls_ are every request on an order route (\`GET orders\` listings included) ÷ orders; stock pushes of the inventory cycles are counted apart. Per order it is one \`GET\`, one \`POST\` and one \`PUT\` (the listing read under a minute ago is the read before buying; a first attempt has nothing to read back); the listings' share is how often intake polls times the pages (100 orders each) a listing carries. A poll looks back ${SHORT_OVERLAP_MS / 1000} s before the newest order time seen, and once a minute a sweep ${SWEEP_OVERLAP_MS / 60_000} minutes (src/fulfillment/intake-window.ts), so each order rides one or two polls and a sweep; with a poll every ${INVENTORY_EVERY_MS / 1000} s the listings cost ${listingShares(runs)} calls per order.`,
+    `Shop calls per order against the least (${MIN_SHOP_CALLS_PER_ORDER}: the listing that carries the order, one read right before delivering, one \`POST\` of the note, one \`PUT\` of meta and status). _Order calls_ are every request on an order route (\`GET orders\` listings included) ÷ orders; stock pushes of the inventory cycles are counted apart. Per order it is one \`GET\`, one \`POST\` and one \`PUT\` (the listing read under a minute ago is the read before buying; a first attempt has nothing to read back); the listings' share is how often intake polls times the pages (100 orders each) a listing carries. A poll looks back ${SHORT_OVERLAP_MS / 1000} s before the newest order time seen, and once a minute a sweep ${SWEEP_OVERLAP_MS / 60_000} minutes (src/fulfillment/intake-window.ts), so a listing carries the last seconds of sales, mostly on one page: the listings cost ${listingShares(runs)} calls per order.`,
   );
   out();
   out(

@@ -6,6 +6,7 @@ import { Reaper } from './db/reaper.js';
 import { HEARTBEAT_MS, heartbeat, type LockOwner, setAdminUrl } from './db/run-lock.js';
 import { ConfigError, describeSafeError, toSafeError } from './errors.js';
 import { hasWork } from './fulfillment/fulfillment-job.js';
+import { salesFlowing } from './fulfillment/intake.js';
 import { every, guardedTick } from './guarded-timers.js';
 import type { CycleReport } from './inventory/sync-inventory.js';
 import type { Logger } from './log.js';
@@ -160,10 +161,13 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
   if (fulfillment) {
     const guardedOrders = guardedTick(timers, 'orders', () => fulfillment.job.tick({ poll: true }));
     tasks.push(cron.schedule(config.schedule.orders, guardedOrders, { name: 'orders', noOverlap: true }));
-    // Between polls, work in flight (batch windows, supplier orders, deliveries) moves on promptly.
+    // Between polls, work in flight (batch windows, supplier orders, deliveries) moves on promptly,
+    // and while polls keep finding sales the tick polls too (flow-polling.ts).
     intervals.push(
       every(timers, 'worker', WORKER_TICK_MS, () => {
-        if (hasWork(fulfillment.ctx) || fulfillment.pendingIntake() > 0) fulfillment.kick();
+        const poll = salesFlowing(fulfillment.ctx);
+        if (poll || hasWork(fulfillment.ctx) || fulfillment.pendingIntake() > 0)
+          fulfillment.kick(undefined, poll);
       }),
     );
     if (publicUrl) {

@@ -59,7 +59,8 @@ export interface Fulfillment {
   ctx: FulfillmentContext;
   job: SerialJob<{ poll: boolean }, PassReport>;
   /** Asks for a pass soon; with an order, that order is read again first (a webhook's hint). */
-  kick(intake?: { store: string; orderId: string }): void;
+  /** Runs a pass now unless one is running; `poll`: one that polls the shops. */
+  kick(intake?: { store: string; orderId: string }, poll?: boolean): void;
   /** Orders named by webhooks and not yet read. */
   pendingIntake(): number;
 }
@@ -330,10 +331,10 @@ function buildFulfillment(
   return {
     ctx,
     job,
-    kick(intake) {
+    kick(intake, poll = false) {
       if (intake) queue.set(`${intake.store}\u0000${intake.orderId}`, intake);
       void job
-        .tick({ poll: false })
+        .tick({ poll })
         ?.catch((e) => log.error(`fulfillment pass failed: ${describeSafeError(toSafeError(e))}`));
     },
     pendingIntake: () => queue.size,

@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import { entryForSku, entryKey, type SkuMapping } from '../sku.js';
 import type { ShopOrder, ShopOrders, Storefront } from '../storefront.js';
 import { cancelDelivery, failDelivery, unsettledDeliveryOf } from './delivery-ledger.js';
+import { afterPoll, flowPollDue, type LastPoll } from './flow-polling.js';
 import { type FulfillmentContext, LOG } from './fulfillment-context.js';
 import {
   assignedCount,
@@ -73,6 +74,7 @@ export function intakeContext(ctx: FulfillmentContext, knownEntries = knownEntri
 const polls = new WeakMap<FulfillmentContext, Promise<number>>();
 /** Each store's last sweep (memory only: a restarted process sweeps first). */
 const sweeps = new WeakMap<FulfillmentContext, Map<string, SweepMark>>();
+const lastPolls = new WeakMap<FulfillmentContext, LastPoll>();
 
 /**
  * Polls every store for orders changed since its cursor (the shop's own time, minus an overlap:
@@ -84,9 +86,14 @@ export function pollIntake(ctx: FulfillmentContext): Promise<number> {
   const running = polls.get(ctx);
   if (running) return running;
   forgetStaleReads(ctx);
+  const at = ctx.now();
   // Stores are read side by side, so one that is down (and retried) does not hold up another.
   const poll = Promise.all([...ctx.stores].map(([name, store]) => pollStore(ctx, name, store)))
-    .then((counts) => counts.reduce((a, b) => a + b, 0))
+    .then((counts) => {
+      const sales = counts.reduce((a, b) => a + b, 0);
+      lastPolls.set(ctx, afterPoll(lastPolls.get(ctx), at, sales));
+      return sales;
+    })
     .finally(() => polls.delete(ctx));
   polls.set(ctx, poll);
   return poll;
@@ -128,6 +135,11 @@ async function pollStore(ctx: FulfillmentContext, name: string, store: ShopOrder
     if (safe.retryable !== false) ctx.unreachable.add(name);
     return 0;
   }
+}
+
+/** Whether the worker tick polls too: the last poll found new sales and more are due by now. */
+export function salesFlowing(ctx: FulfillmentContext): boolean {
+  return flowPollDue(lastPolls.get(ctx), ctx.now());
 }
 
 /** A webhook said this order changed: read it and take it in. */

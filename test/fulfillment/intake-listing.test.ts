@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FakeWooCommerce } from '../../fakes/woocommerce/fake-woocommerce.js';
 import { linesOfOrder } from '../../src/fulfillment/fulfillment-ledger.js';
-import { pollIntake } from '../../src/fulfillment/intake.js';
+import { pollIntake, salesFlowing } from '../../src/fulfillment/intake.js';
 import { type FulfillmentWorld, startFulfillmentWorld } from '../helpers/fulfillment-world.js';
 
 /**
- * What order listings cost (issue 13), through the runtime's real WooCommerce client against the
+ * What order listings cost and when they run (issue 13), through the runtime's real WooCommerce client against the
  * strict fake over HTTP: polls within a minute look back a few seconds, so each order is carried
  * a bounded number of times, while the minute's sweep still takes in an order stamped well
  * behind the cursor (a late commit).
@@ -77,5 +77,19 @@ describe('order listings', () => {
     // The cursor is 123 s past its stamp now, beyond even the full overlap: the sweep reaches back
     // from the cursor the last sweep started from.
     expect(takenIn(late)).toBe(true);
+  });
+
+  it('while polls keep finding sales the tick polls too, as often as about 5 are due; a poll that finds none ends it', async () => {
+    const { world, advance, place } = await wooWorld();
+    advance(10_000);
+    for (let i = 0; i < 10; i++) place();
+    await pollIntake(world.f.ctx); // 10 sales in the 10 s since the world's first poll
+    advance(4_000);
+    expect(salesFlowing(world.f.ctx)).toBe(false);
+    advance(4_000); // 5 more due after about 5 s (the world's first poll was a moment before the 10 s)
+    expect(salesFlowing(world.f.ctx)).toBe(true);
+    await pollIntake(world.f.ctx);
+    advance(60_000);
+    expect(salesFlowing(world.f.ctx)).toBe(false);
   });
 });
