@@ -12,11 +12,14 @@ import {
 import { QUERY_REFUSED, StorefrontError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { registerSecret } from '../../src/redact.js';
+import { requestClass } from '../../src/request-class.js';
 import type { CallCounts } from '../../src/storefront.js';
+import { RequestQueue } from '../request-queue.js';
 
 /**
  * A thin wrapper over the real `@shopify/shopify-api` GraphQL client for one store:
- * - one queue per store (calls run one at a time, shared by every client of the same shop);
+ * - one queue per store (calls run one at a time, shared by every client of the same shop; a
+ *   stock push or a listing waiting goes before waiting delivery calls, request-slots.ts);
  * - paced from the last `throttleStatus` Shopify reported (never a hard-coded bucket): before
  *   a call expected to cost C it waits until the bucket, extrapolated by its restore rate, holds C;
  * - the library's own retries are off (it reads `Retry-After` as milliseconds); THROTTLED, 429,
@@ -109,7 +112,7 @@ interface GraphqlErrorItem {
 /** Pacing state and the call queue of one store, shared by every client of that shop. */
 class StoreLane {
   users = 0;
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly queue = new RequestQueue(1);
   /**
    * The last reported bucket, anchored at the time its answer arrived: Shopify measured it
    * earlier than that, so extrapolating from the arrival never overestimates what is left.
@@ -123,9 +126,7 @@ class StoreLane {
   clockSkewMs: number | undefined;
 
   run<T>(task: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(task, task);
-    this.tail = next.catch(() => undefined);
-    return next;
+    return this.queue.run(task, requestClass());
   }
 
   /** How long to wait before a call of this cost; 0 when the bucket (as last seen) holds it. */

@@ -4,7 +4,7 @@ import type { Logger } from '../../src/log.js';
 import { registerSecret } from '../../src/redact.js';
 import { requestClass } from '../../src/request-class.js';
 import type { CallCounts } from '../../src/storefront.js';
-import { acquireQueue, type RequestQueue } from './request-queue.js';
+import { acquireQueue, type RequestQueue } from '../request-queue.js';
 
 /**
  * A thin wrapper over the official `@woocommerce/woocommerce-rest-api` 1.0.2 client: the

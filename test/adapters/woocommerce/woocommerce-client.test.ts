@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { acquireQueue, RequestQueue } from '../../../adapters/woocommerce/request-queue.js';
+import { acquireQueue, RequestQueue } from '../../../adapters/request-queue.js';
 import type {
   WooClientOptions,
   WooCommerceClient,

@@ -3,6 +3,7 @@ import { ShopifyGraphqlClient } from '../../../adapters/shopify/shopify-client.j
 import { type FakeShopify, fuzzySkuMatch } from '../../../fakes/shopify/fake-shopify.js';
 import { QUERY_REFUSED, StorefrontError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log.js';
+import { asDeliveryWork } from '../../../src/request-class.js';
 import { rawGraphql, startFake, TEST_SECRET, TEST_TOKEN } from './fake-shopify-support.js';
 
 /** What the fake refuses, proved with raw HTTP (what Shopify would answer) and through the real client. */
@@ -400,6 +401,22 @@ describe('FakeShopify', () => {
       expect(err.code).toBe('UNAUTHORIZED');
       expect(err.status).toBe(401);
       expect(err.message).not.toContain('shpat_wrong_token_abcdef123456');
+      await c.close();
+    });
+
+    it('one call at a time: a general call waiting goes before the delivery calls queued ahead of it', async () => {
+      // A stock push or an order listing never waits out every queued delivery (a late push to zero oversells).
+      const c = client();
+      const answered: string[] = [];
+      const call = (name: string) =>
+        c.request({ operation: name, query: '{ location { id } }', cost: 1, kind: 'read' }).then(() => {
+          answered.push(name);
+        });
+      const deliveries = asDeliveryWork(() =>
+        Promise.all([call('delivery1'), call('delivery2'), call('delivery3')]),
+      );
+      await Promise.all([deliveries, call('push')]);
+      expect(answered).toEqual(['delivery1', 'push', 'delivery2', 'delivery3']);
       await c.close();
     });
 

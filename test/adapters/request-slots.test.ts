@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { RequestQueue } from '../../../adapters/woocommerce/request-queue.js';
-import { deliverySlots, nextToStart } from '../../../adapters/woocommerce/request-slots.js';
-import type { RequestClass } from '../../../src/request-class.js';
+import { RequestQueue } from '../../adapters/request-queue.js';
+import { deliverySlots, nextToStart } from '../../adapters/request-slots.js';
+import type { RequestClass } from '../../src/request-class.js';
 
 /** How a store's request slots are shared: deliveries never in the last one, general requests first. */
 

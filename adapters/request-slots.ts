@@ -1,4 +1,4 @@
-import type { RequestClass } from '../../src/request-class.js';
+import type { RequestClass } from '../src/request-class.js';
 
 /**
  * How a store's N request slots are shared. Delivery requests hold at most N − 1 of them, so one

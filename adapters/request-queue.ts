@@ -1,12 +1,13 @@
-import type { RequestClass } from '../../src/request-class.js';
+import type { RequestClass } from '../src/request-class.js';
 import { nextToStart } from './request-slots.js';
 
 /**
  * The request slots of one store: at most `concurrency` tasks at once. One per store, shared by
  * every job of the process (stock pushes, order polling, deliveries), so a store never sees more
- * concurrent requests than its config allows — and when the store says "slow down" (429, 503),
- * the whole queue waits, not just the request that was told. Who starts next is request-slots.ts:
- * FIFO within a class, general before delivery, and deliveries never in the last slot.
+ * concurrent requests than its config allows — and when the store says "slow down" (WooCommerce's
+ * 429, 503), the whole queue waits, not just the request that was told. Who starts next is
+ * request-slots.ts: FIFO within a class, general before delivery, deliveries never in the last slot.
+ * WooCommerce's is `concurrency` wide; Shopify's one (its cost bucket paces the calls).
  */
 export class RequestQueue {
   readonly concurrency: number;
