@@ -18,8 +18,9 @@ import { RequestQueue } from '../request-queue.js';
 
 /**
  * A thin wrapper over the real `@shopify/shopify-api` GraphQL client for one store:
- * - one queue per store (calls run one at a time, shared by every client of the same shop; a
- *   stock push or a listing waiting goes before waiting delivery calls, request-slots.ts);
+ * - one call slot per store, shared by every client of the same shop; each attempt takes it on its
+ *   own, so a failing call waits out its backoff without it and a stock push or a listing waiting
+ *   (which goes before waiting delivery calls, request-slots.ts) gets in between two attempts;
  * - paced from the last `throttleStatus` Shopify reported (never a hard-coded bucket): before
  *   a call expected to cost C it waits until the bucket, extrapolated by its restore rate, holds C;
  * - the library's own retries are off (it reads `Retry-After` as milliseconds); THROTTLED, 429,
@@ -231,14 +232,14 @@ export class ShopifyGraphqlClient {
     return this.lane.clockSkewMs;
   }
 
-  /** Runs one operation through the store's queue; resolves with `data`, or throws a StorefrontError. */
+  /** Runs one operation, each attempt through the store's queue; resolves with `data`, or throws a StorefrontError. */
   request<T>(req: ShopifyRequest): Promise<T> {
     if (this.closed) {
       return Promise.reject(this.error(req, 'client is closed', { retryable: false, code: 'CLOSED' }));
     }
     const refused = this.lane.refused.get(req.query);
     if (refused) return Promise.reject(refused);
-    return this.lane.run(() => this.attempt<T>(req));
+    return this.attempt<T>(req);
   }
 
   async close(): Promise<void> {
@@ -251,10 +252,13 @@ export class ShopifyGraphqlClient {
     let failures = 0;
     let throttled = 0;
     for (;;) {
-      const estimate = req.cost * (this.lane.costFactor.get(req.operation) ?? 1);
-      const wait = this.lane.waitMs(estimate, this.now());
-      if (wait > 0) await this.sleep(wait);
-      const outcome = await this.send(req);
+      // The pacing wait shares the slot with its send, so two calls never count on the same points.
+      const outcome = await this.lane.run(async () => {
+        const estimate = req.cost * (this.lane.costFactor.get(req.operation) ?? 1);
+        const wait = this.lane.waitMs(estimate, this.now());
+        if (wait > 0) await this.sleep(wait);
+        return this.send(req);
+      });
       if (outcome.ok) return outcome.data as T;
       const { error } = outcome;
       if (outcome.retry === 'throttled' && ++throttled < this.retry.throttledAttempts) {

@@ -414,6 +414,8 @@ export class FakeShopify {
   /** One-shot faults: the named mutation commits, then its answer is lost. */
   private lostAnswers: { mutation: string; how: 'reset' | 'http503' }[] = [];
   private loseCurrent: 'reset' | 'http503' | undefined;
+  /** Operation names answered 503 before running, with how many such answers are left (`failOperation`). */
+  private readonly failing = new Map<string, number>();
 
   private bucket: BucketSettings & { available: number; at: number };
   readonly primaryLocationId: string;
@@ -726,7 +728,14 @@ export class FakeShopify {
     this.lostAnswers.push({ mutation, how });
   }
 
-  /** Every request answers 503 until set back. */
+  /**
+   * A passing outage of one operation: its next `times` requests answer 503 before running
+   * (nothing executed, no points spent), as Shopify's servers do now and then.
+   */
+  failOperation(operationName: string, times: number): void {
+    this.failing.set(operationName, times);
+  }
+
   /**
    * Every later document with this operation name is refused as over the cost cap, as Shopify
    * refuses a document that grew (a new field, a bigger page) before running it.
@@ -735,6 +744,7 @@ export class FakeShopify {
     this.refused.add(operationName);
   }
 
+  /** Every request answers 503 until set back. */
   setDown(down: boolean): void {
     this.down = down;
   }
@@ -910,8 +920,15 @@ export class FakeShopify {
         problems.map((p) => ({ message: p.message, path: p.path, extensions: { code: p.code } })),
       );
     }
-    const refusedName = operation.name?.value;
-    if (cost > MAX_QUERY_COST || (refusedName !== undefined && this.refused.has(refusedName))) {
+    const opName = operation.name?.value;
+    const failsLeft = opName === undefined ? 0 : (this.failing.get(opName) ?? 0);
+    if (opName !== undefined && failsLeft > 0) {
+      this.failing.set(opName, failsLeft - 1);
+      // handle() sends the 503 in place of this answer.
+      this.loseCurrent = 'http503';
+      return {};
+    }
+    if (cost > MAX_QUERY_COST || (opName !== undefined && this.refused.has(opName))) {
       return this.reject([
         {
           message: `Query cost is ${cost}, which exceeds the single query max cost limit (${MAX_QUERY_COST}).`,

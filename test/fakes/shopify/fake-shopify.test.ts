@@ -319,7 +319,7 @@ describe('FakeShopify', () => {
   });
 
   describe('through the real @shopify/shopify-api client', () => {
-    const client = () =>
+    const client = (attempts = 2) =>
       new ShopifyGraphqlClient({
         store: 'shop-b',
         shop: fake.shop,
@@ -327,7 +327,7 @@ describe('FakeShopify', () => {
         apiSecretKey: TEST_SECRET,
         timeoutMs: 5000,
         log: silentLogger(),
-        retry: { attempts: 2, baseMs: 1, maxMs: 2 },
+        retry: { attempts, baseMs: 1, maxMs: 2 },
       });
 
     it('reads, and learns the bucket from extensions.cost', async () => {
@@ -417,6 +417,20 @@ describe('FakeShopify', () => {
       );
       await Promise.all([deliveries, call('push')]);
       expect(answered).toEqual(['delivery1', 'push', 'delivery2', 'delivery3']);
+      await c.close();
+    });
+
+    it('a failing delivery call gives the slot up between attempts: a push waiting goes in before its retry', async () => {
+      // Only one attempt at a time holds the store's one slot, never the backoff between attempts.
+      const c = client(3);
+      fake.resetStats();
+      fake.failOperation('Delivery', 2);
+      const call = (name: string) =>
+        c.request({ operation: name, query: `query ${name} { location { id } }`, cost: 1, kind: 'read' });
+      await Promise.all([asDeliveryWork(() => call('Delivery')), call('Push')]);
+      // The push ran before the delivery's last attempt (4 requests: two 503s, the push, the delivery).
+      expect(fake.stats.operations.map((o) => o.name)).toEqual(['Push', 'Delivery']);
+      expect(fake.stats.requests).toBe(4);
       await c.close();
     });
 
