@@ -58,8 +58,10 @@ export interface Runtime {
 export interface Fulfillment {
   ctx: FulfillmentContext;
   job: SerialJob<{ poll: boolean }, PassReport>;
-  /** Asks for a pass soon; with an order, that order is read again first (a webhook's hint). */
-  /** Runs a pass now unless one is running; `poll`: one that polls the shops. */
+  /**
+   * Asks for a pass now unless one is running; with an order, that order is read again first (a
+   * webhook's hint); with `poll`, the pass polls the shops too (sales flowing).
+   */
   kick(intake?: { store: string; orderId: string }, poll?: boolean): void;
   /** Orders named by webhooks and not yet read. */
   pendingIntake(): number;
