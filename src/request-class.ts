@@ -5,7 +5,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  * requests never hold a store's last slot, so a stock push (late to zero is an oversell) or an
  * order listing always finds one, however many deliveries hang; at one slot (Shopify's) they go
  * after the waiting general requests. The delivery runner sets it around each task, so every
- * request a delivery makes (its re-read, its steps, a hold) carries it without each call site
+ * request a delivery makes (its re-read, its steps, releasing our hold) carries it without each call site
  * having to say so; any other request is `general`.
  */
 export type RequestClass = 'delivery' | 'general';

@@ -12,7 +12,7 @@ import {
   resolveDeliveryAlerts,
   unsettledDeliveries,
 } from './delivery-ledger.js';
-import type { DeliveryTask } from './delivery-runner.js';
+import { type DeliveryTask, orderWorkKey } from './delivery-runner.js';
 import { type FulfillmentContext, LOG } from './fulfillment-context.js';
 import {
   deliveredCount,
@@ -123,9 +123,6 @@ async function startDelivery(
   return created ? { delivery: created, order: shopOrder } : null;
 }
 
-/** The key that keeps two tasks off one order at once (a delivery belongs to one order). */
-const orderKey = (store: string, orderId: string) => `order\u0000${store}\u0000${orderId}`;
-
 /**
  * Creates a delivery for every order with codes to deliver (its order read, in its store's lane),
  * without writing yet.
@@ -137,7 +134,7 @@ export async function startDeliveries(
   await ctx.deliveries.offer(
     readyOrders(ctx).map((r) => ({
       store: r.store,
-      keys: [orderKey(r.store, r.orderId)],
+      keys: [orderWorkKey(r.store, r.orderId)],
       run: async () => (await startDelivery(ctx, r.store, r.orderId, knownEntries)) !== null,
     })),
   ).done;
@@ -213,7 +210,7 @@ export function deliveryTasks(
       case 'pending':
         tasks.push({
           store: d.store,
-          keys: [orderKey(d.store, d.orderId), d.id],
+          keys: [orderWorkKey(d.store, d.orderId), d.id],
           run: async () => {
             const now = deliveryById(ctx.db, d.id);
             return now?.state === 'pending' ? attemptDelivery(ctx, now, undefined) : false;
@@ -229,7 +226,7 @@ export function deliveryTasks(
   for (const r of knownEntries ? readyOrders(ctx) : []) {
     tasks.push({
       store: r.store,
-      keys: [orderKey(r.store, r.orderId)],
+      keys: [orderWorkKey(r.store, r.orderId)],
       run: async () => {
         const started = await startDelivery(
           ctx,
@@ -249,7 +246,10 @@ export async function runDeliveries(
   ctx: FulfillmentContext,
   knownEntries?: () => ReadonlySet<string>,
 ): Promise<{ done: number }> {
-  return { done: await ctx.deliveries.offer(deliveryTasks(ctx, knownEntries)).done };
+  const done = await ctx.deliveries.offer(deliveryTasks(ctx, knownEntries)).done;
+  // Tasks skipped because their order was already in flight end here too.
+  await ctx.deliveries.drain();
+  return { done };
 }
 
 /**
@@ -274,7 +274,7 @@ async function rereadBeforeWriting(
   if (order.merchantHold && now?.state === 'pending') {
     immediate(ctx.db, () =>
       ctx.db
-        .prepare('UPDATE deliveries SET next_try_at = ? WHERE id = ?')
+        .prepare("UPDATE deliveries SET next_try_at = ? WHERE id = ? AND state = 'pending'")
         .run(ctx.now() + MAX_BACKOFF_MS, d.id),
     );
     return null;

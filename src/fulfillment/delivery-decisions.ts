@@ -6,6 +6,7 @@ import {
   unsettledDeliveries,
   unsettledDeliveryOf,
 } from './delivery-ledger.js';
+import { orderWorkKey } from './delivery-runner.js';
 import type { FulfillmentContext } from './fulfillment-context.js';
 import { isOwed, lineById, moveLine } from './fulfillment-ledger.js';
 import { advance } from './recovery-points.js';
@@ -69,6 +70,9 @@ export async function retryDelivery(
   orderId: string,
 ): Promise<string> {
   const { db } = ctx;
+  // A refund can fail a delivery while its task is still writing: revived now, that task would
+  // write on into the refunded order without reading it again. It ends first.
+  await ctx.deliveries.whenFree(orderWorkKey(store, orderId));
   const d = immediate(db, () => {
     const failed = failedDeliveryOf(db, store, orderId);
     advance(db, 'delivery', failed.id, 'failed', 'pending', ctx.now());
@@ -89,6 +93,8 @@ export async function abandonDelivery(
   orderId: string,
 ): Promise<string> {
   const { db } = ctx;
+  // Whether its writes can have reached the shop is known only once no task is writing it.
+  await ctx.deliveries.whenFree(orderWorkKey(store, orderId));
   return immediate(db, () => {
     const d = failedDeliveryOf(db, store, orderId);
     const now = ctx.now();

@@ -22,6 +22,9 @@ export interface DeliveryTask {
   run: () => Promise<boolean>;
 }
 
+/** The key that keeps two tasks off one order at once (a delivery belongs to one order). */
+export const orderWorkKey = (store: string, orderId: string) => `order\u0000${store}\u0000${orderId}`;
+
 interface Queued extends DeliveryTask {
   settle: (delivered: boolean) => void;
 }
@@ -33,6 +36,7 @@ export class DeliveryRunner {
   private count = 0;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
+  private freedWaiters: (() => void)[] = [];
 
   constructor(
     private readonly deps: {
@@ -80,6 +84,14 @@ export class DeliveryRunner {
   }
 
   /**
+   * Resolves once no task holding `key` is queued or running: an operator's decision on an order
+   * waits for a task still writing into it (one an intake failed mid-write, say) to end first.
+   */
+  async whenFree(key: string): Promise<void> {
+    while (this.busyKeys.has(key)) await new Promise<void>((resolve) => this.freedWaiters.push(resolve));
+  }
+
+  /**
    * For a stop: nothing new starts (queued tasks are dropped, each a row at its recovery point)
    * and the deliveries in flight finish, each bounded by its requests' timeouts.
    */
@@ -113,16 +125,19 @@ export class DeliveryRunner {
         component: 'fulfillment',
         store: task.store,
       });
+    } finally {
+      // Whatever happened above, the slot and the keys are given back: nothing waits forever.
+      this.running.set(task.store, (this.running.get(task.store) ?? 1) - 1);
+      this.end(task, delivered);
+      this.pump(task.store);
     }
-    this.running.set(task.store, (this.running.get(task.store) ?? 1) - 1);
-    this.end(task, delivered);
-    this.pump(task.store);
   }
 
   private end(task: Queued, delivered: boolean): void {
     for (const k of task.keys) this.busyKeys.delete(k);
     this.count--;
     task.settle(delivered);
+    for (const resolve of this.freedWaiters.splice(0)) resolve();
     if (this.count === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 }

@@ -95,7 +95,8 @@ export function adminRoutes(deps: AdminDeps): Route[] {
             };
           }
           // Between passes, so an operator's decision never races the pipeline; the decision
-          // itself re-checks the order's state inside the transaction that acts on it.
+          // itself waits for a delivery task still writing into the order (they run in the
+          // background) and re-checks the order's state inside the transaction that acts on it.
           const decide = ORDER_DECISIONS[decision].run;
           // Who asked: the CLI names its user; any other caller (the dashboard) is the admin API.
           const by = typeof parsed.body.by === 'string' ? parsed.body.by.slice(0, 80) : 'admin API';

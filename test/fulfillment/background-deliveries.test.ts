@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FakeWooCommerce, Stall } from '../../fakes/woocommerce/fake-woocommerce.js';
 import { openAlerts } from '../../src/alerts.js';
+import { retryDelivery } from '../../src/fulfillment/delivery-decisions.js';
 import { ordersStatus } from '../../src/fulfillment/orders-report.js';
 import { auditDeliveries } from '../helpers/delivery-audit.js';
 import { type FulfillmentWorld, startFulfillmentWorld } from '../helpers/fulfillment-world.js';
@@ -99,6 +100,30 @@ describe('the refund guard with deliveries in the background', () => {
     expect(ordersStatus(db).orders.pooledCodes).toBe(0);
     const alert = openAlerts(db).find((a) => a.kind === 'delivery-failed');
     expect(alert?.detail).toMatch(/refunded or cancelled/);
+  }, 60_000);
+});
+
+describe('an operator’s decision and a delivery still writing', () => {
+  it('retry-delivery on a delivery a refund failed mid-write waits for its task: nothing more is written into the refunded order', async () => {
+    const { world, woo } = await patientWorld();
+    const slow = woo.placeOrder({ lines: [{ sku: world.skus[0] as string, quantity: 1 }], paid: true });
+    const held = await noteHanging(world, woo, slow.id);
+    woo.cancel(slow.id);
+    await world.ticking(() => deliveryOf(world, slow.id)?.state === 'failed', 'the cancellation taken in');
+    let decided = false;
+    const retry = retryDelivery(world.f.ctx, 'shop-w', String(slow.id)).then((m) => {
+      decided = true;
+      return m;
+    });
+    await world.ticking(() => held.waiting === 1 && !decided, 'a few passes with the note still held');
+    expect(deliveryOf(world, slow.id)?.state).toBe('failed');
+    held.release();
+    await retry;
+    await world.settle();
+    // The revived delivery read the order again: it is cancelled, so nothing was completed or recorded.
+    expect(woo.orderStatus(slow.id)).toBe('cancelled');
+    expect(woo.orderMeta(slow.id, '_psnb2b_delivery')).toBeUndefined();
+    expect(woo.notesOf(slow.id, { customer: true })).toHaveLength(1);
   }, 60_000);
 });
 
