@@ -6,7 +6,7 @@ import { nextToStart } from './request-slots.js';
  * every job of the process (stock pushes, order polling, deliveries), so a store never sees more
  * concurrent requests than its config allows — and when the store says "slow down" (WooCommerce's
  * 429, 503), the whole queue waits, not just the request that was told. Who starts next is
- * request-slots.ts: FIFO within a class, general before delivery, deliveries never in the last slot.
+ * request-slots.ts: FIFO within a class, general before delivery, deliveries never in the last slot (when there are two or more).
  * WooCommerce's is `concurrency` wide; Shopify's one (its cost bucket paces the calls).
  */
 export class RequestQueue {

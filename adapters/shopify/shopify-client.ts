@@ -130,6 +130,11 @@ class StoreLane {
     return this.queue.run(task, requestClass());
   }
 
+  /** The store said "slow down" (429, 503): none of its calls starts for `ms`, not only the one told. */
+  pause(ms: number): void {
+    this.queue.pauseFor(ms);
+  }
+
   /** How long to wait before a call of this cost; 0 when the bucket (as last seen) holds it. */
   waitMs(cost: number, now: number): number {
     const s = this.status;
@@ -252,6 +257,8 @@ export class ShopifyGraphqlClient {
     let failures = 0;
     let throttled = 0;
     for (;;) {
+      // A client closed while it backed off has given its lane up: no retry goes through it.
+      if (this.closed) throw this.error(req, 'client is closed', { retryable: false, code: 'CLOSED' });
       // The pacing wait shares the slot with its send, so two calls never count on the same points.
       const outcome = await this.lane.run(async () => {
         const estimate = req.cost * (this.lane.costFactor.get(req.operation) ?? 1);
@@ -281,6 +288,8 @@ export class ShopifyGraphqlClient {
       const neverExecuted = outcome.error.code === 'RATE_LIMITED';
       if (outcome.retry === 'backoff' && (!req.once || neverExecuted) && ++failures < this.retry.attempts) {
         const delay = Math.max(outcome.retryAfterMs ?? 0, this.backoff(failures));
+        // The wait is outside the slot, so the store's other calls are held by a pause instead.
+        if (error.status === 429 || error.status === 503) this.lane.pause(delay);
         this.opts.log.debug(`shopify: ${req.operation} failed (${error.message}); retry in ${delay} ms`, {
           component: 'shopify',
           store: this.opts.store,

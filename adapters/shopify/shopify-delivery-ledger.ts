@@ -11,7 +11,7 @@ export type Ledger = Record<string, Record<string, number>>;
 /** Fulfillments that did not fulfil anything. */
 const NOT_FULFILLED = new Set(['CANCELLED', 'ERROR', 'FAILURE']);
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 
 /** The ledger a metafield holds: {} when absent, null when unreadable (edited by hand). */
 export function parseLedger(value: string | undefined): Ledger | null {

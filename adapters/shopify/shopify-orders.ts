@@ -20,6 +20,7 @@ import {
 import {
   fulfilledSomething,
   fulfilledUnits,
+  isObj,
   type Ledger,
   ledgerWith,
   parseLedger,
@@ -532,8 +533,6 @@ interface UserError {
   code?: string | null;
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
-
 function isWireOrder(v: unknown): v is WireOrder {
   if (!isObj(v)) return false;
   const lines = v.lineItems as { nodes?: unknown; pageInfo?: unknown } | undefined;
@@ -991,7 +990,7 @@ export class ShopifyOrders implements ShopOrders {
     const state = before?.fulfilled
       ? {
           cancelled: before.cancelled,
-          ledger: ledgerWith(parseLedger(before.ledger?.value), d),
+          ledger: parseLedger(before.ledger?.value),
           fulfilled: before.fulfilled,
         }
       : await this.fulfilledState(d.orderId);

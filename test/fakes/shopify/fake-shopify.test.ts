@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ShopifyGraphqlClient } from '../../../adapters/shopify/shopify-client.js';
 import { type FakeShopify, fuzzySkuMatch } from '../../../fakes/shopify/fake-shopify.js';
 import { QUERY_REFUSED, StorefrontError } from '../../../src/errors.js';
@@ -319,7 +319,7 @@ describe('FakeShopify', () => {
   });
 
   describe('through the real @shopify/shopify-api client', () => {
-    const client = (attempts = 2) =>
+    const client = (attempts = 2, backoffMs = 1) =>
       new ShopifyGraphqlClient({
         store: 'shop-b',
         shop: fake.shop,
@@ -327,7 +327,7 @@ describe('FakeShopify', () => {
         apiSecretKey: TEST_SECRET,
         timeoutMs: 5000,
         log: silentLogger(),
-        retry: { attempts, baseMs: 1, maxMs: 2 },
+        retry: { attempts, baseMs: backoffMs, maxMs: 2 * backoffMs },
       });
 
     it('reads, and learns the bucket from extensions.cost', async () => {
@@ -431,6 +431,23 @@ describe('FakeShopify', () => {
       // The push ran before the delivery's last attempt (4 requests: two 503s, the push, the delivery).
       expect(fake.stats.operations.map((o) => o.name)).toEqual(['Push', 'Delivery']);
       expect(fake.stats.requests).toBe(4);
+      await c.close();
+    });
+
+    it("a 503 holds the store's other calls while the told call backs off", async () => {
+      // Backoff 1–2 s: the push, asked for right after the 503, must not reach the shop before it.
+      const c = client(2, 2_000);
+      fake.resetStats();
+      fake.failOperation('Delivery', 1);
+      const call = (name: string) =>
+        c.request({ operation: name, query: `query ${name} { location { id } }`, cost: 1, kind: 'read' });
+      const delivery = asDeliveryWork(() => call('Delivery'));
+      await vi.waitFor(() => expect(fake.stats.requests).toBe(1));
+      const push = call('Push');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(fake.stats.requests).toBe(1);
+      await Promise.all([delivery, push]);
+      expect(fake.stats.operations.map((o) => o.name)).toEqual(['Push', 'Delivery']);
       await c.close();
     });
 
