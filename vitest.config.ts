@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Removes the temp folders (SQLite files with codes) a test file left: see test/helpers/temp-dir.ts.
+    setupFiles: ['test/setup/remove-temp-dirs.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // Tests start real servers and child processes; two cores, so keep parallelism modest.

@@ -1,7 +1,5 @@
-import { mkdtempSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AlertWebhook } from '../src/alert-webhook.js';
@@ -9,6 +7,7 @@ import { raiseAlert, resolveAlert } from '../src/alerts.js';
 import { type Db, migrate, openDb } from '../src/db/open.js';
 import { silentLogger } from '../src/log.js';
 import { registerSecret } from '../src/redact.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 /** The alert outbox against a real local receiver over HTTP, on a real SQLite file. */
 
@@ -50,7 +49,7 @@ afterEach(async () => {
 });
 
 function freshDb(): { db: Db; file: string } {
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'alert-webhook-')), 'sync.db');
+  const file = path.join(tempDir('alert-webhook').dir, 'sync.db');
   const db = openDb(file);
   migrate(db);
   return { db, file };

@@ -1,16 +1,15 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { describe, expect, it } from 'vitest';
 import { type Db, migrate, openDb } from '../src/db/open.js';
 import { metricsRegistry } from '../src/metrics/metrics-registry.js';
 import { RequestTally } from '../src/metrics/request-tally.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 /** The registry over a real SQLite file: counters that survive the reaper and a restart, one registry per daemon. */
 
 function freshDb(): { db: Db; file: string } {
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'metrics-')), 'sync.db');
+  const file = path.join(tempDir('metrics').dir, 'sync.db');
   const db = openDb(file);
   migrate(db);
   return { db, file };

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { balanceChartSvg } from '../../src/dashboard/balance-chart.js';
 import { migrate, openDb } from '../../src/db/open.js';
 import { BALANCE_HISTORY_MS, balanceHistory, recordBalance } from '../../src/fulfillment/balance-history.js';
-import { tempDir } from '../helpers/e2e-config.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const tmp = tempDir('balance-history');
 afterAll(() => tmp.remove());

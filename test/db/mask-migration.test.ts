@@ -1,13 +1,12 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../../src/db/migrations.js';
 import { migrate, openDb } from '../../src/db/open.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 describe('stored code masks', () => {
   it('rows stored under the older 8-of-12 mask show only the last 4 after the migration', () => {
-    const db = openDb(path.join(mkdtempSync(path.join(tmpdir(), 'mask-')), 'live.db'));
+    const db = openDb(path.join(tempDir('mask').dir, 'live.db'));
     try {
       const before = MIGRATIONS.findIndex((m) => m.includes("'…' || substr(masked, -4)"));
       expect(before).toBeGreaterThan(0);

@@ -1,11 +1,11 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrate, openDb } from '../../src/db/open.js';
 import { createLogger } from '../../src/log.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /**
  * The database holds encrypted codes, intents and claims: it, its write-ahead log and shared
@@ -28,7 +28,7 @@ function capture() {
 
 describe('owner-only database files', () => {
   it('a new database: folders 0700, the file, its -wal and -shm 0600', () => {
-    const root = mkdtempSync(path.join(tmpdir(), 'modes-'));
+    const root = tempDir('modes').dir;
     const file = path.join(root, 'data', 'nested', 'live.db');
     const db = openDb(file);
     opened.push(db);
@@ -42,7 +42,7 @@ describe('owner-only database files', () => {
   });
 
   it('an existing 0644 database (and folder) is tightened at start, with a log line naming it', () => {
-    const dir = path.join(mkdtempSync(path.join(tmpdir(), 'modes-')), 'data');
+    const dir = path.join(tempDir('modes').dir, 'data');
     const file = path.join(dir, 'live.db');
     mkdirSync(dir, { mode: 0o755 });
     chmodSync(dir, 0o755);

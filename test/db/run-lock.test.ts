@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Db, openDb } from '../../src/db/open.js';
@@ -11,23 +10,20 @@ import {
   type LockOwner,
   STALE_AFTER_MS,
 } from '../../src/db/run-lock.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /**
  * The run lock on one database file shared by two containers (a volume): the same pid can live
  * on two hosts, so a pid alone never says who holds it.
  */
 
-const dirs: string[] = [];
 const dbs: Db[] = [];
 afterEach(() => {
   for (const db of dbs.splice(0)) if (db.open) db.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 function tempDb(): Db {
-  const dir = mkdtempSync(path.join(tmpdir(), 'psnb2b-lock-'));
-  dirs.push(dir);
-  const db = openDb(path.join(dir, 'sync.db'));
+  const db = openDb(path.join(tempDir('lock').dir, 'sync.db'));
   dbs.push(db);
   return db;
 }

@@ -3,9 +3,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../helpers/cli-process.js';
 import { startCliSyncSession, storeReport } from '../helpers/cli-sync-session.js';
-import { syncConfigDocument, tempDir, writeSyncConfig } from '../helpers/e2e-config.js';
+import { syncConfigDocument, writeSyncConfig } from '../helpers/e2e-config.js';
 import { findSecrets, sqliteFiles } from '../helpers/secret-leak-scan.js';
 import { storeCheckpoint } from '../helpers/sqlite-peek.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /**
  * The CLI's other commands as a user runs them, with no daemon: `sync --dry-run`,

@@ -1,9 +1,10 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type DaemonProcess, OutputLog, runCli, startDaemonProcess } from '../helpers/cli-process.js';
-import { databaseFile, newSecrets, tempDir, writeSyncConfig } from '../helpers/e2e-config.js';
+import { databaseFile, newSecrets, writeSyncConfig } from '../helpers/e2e-config.js';
 import { openAlertKeys, withDb } from '../helpers/sqlite-peek.js';
 import { SyncWorld } from '../helpers/sync-world.js';
+import { tempDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait-until.js';
 
 /**

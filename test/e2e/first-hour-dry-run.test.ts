@@ -3,10 +3,11 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { OutputLog, runCli } from '../helpers/cli-process.js';
-import { newSecrets, tempDir, writeSyncConfig } from '../helpers/e2e-config.js';
+import { newSecrets, writeSyncConfig } from '../helpers/e2e-config.js';
 import { findSecrets } from '../helpers/secret-leak-scan.js';
 import { makeLoopbackCert } from '../helpers/self-signed-cert.js';
 import { SyncWorld } from '../helpers/sync-world.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /**
  * `sync --dry-run` before going live: it reads each shop (the current quantity of every SKU it

@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { prepareSandboxDatabase } from '../../src/sandbox/sandbox-database.js';
 import { OutputLog, runCli } from '../helpers/cli-process.js';
-import { databaseFile, newSecrets, tempDir, writeSyncConfig } from '../helpers/e2e-config.js';
+import { databaseFile, newSecrets, writeSyncConfig } from '../helpers/e2e-config.js';
 import { SyncWorld } from '../helpers/sync-world.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /**
  * A user removes the `sandbox:` block but keeps the sandbox's database path: the database is a

@@ -1,9 +1,10 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { OutputLog, runCli } from '../helpers/cli-process.js';
-import { newSecrets, syncConfigDocument, tempDir, writeSyncConfig } from '../helpers/e2e-config.js';
+import { newSecrets, syncConfigDocument, writeSyncConfig } from '../helpers/e2e-config.js';
 import { findSecrets } from '../helpers/secret-leak-scan.js';
 import { SyncWorld } from '../helpers/sync-world.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /**
  * `status` and the sync reports as an operator reads them: SKUs by name rather than counts,

@@ -8,10 +8,11 @@ import { openDb } from '../../src/db/open.js';
 import { acquireRunLock, releaseRunLock } from '../../src/db/run-lock.js';
 import { CodeVault, codesKeyId } from '../../src/fulfillment/code-vault.js';
 import { CLI_PATH, runCli } from '../helpers/cli-process.js';
-import { tempDir, writeSyncConfig } from '../helpers/e2e-config.js';
+import { writeSyncConfig } from '../helpers/e2e-config.js';
 import { findSecrets } from '../helpers/secret-leak-scan.js';
 import { withDb } from '../helpers/sqlite-peek.js';
 import { keyFilesIn, seedCodes, storedCodes } from '../helpers/stored-codes.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /**
  * `psnb2b-sync keys rotate` as the built CLI, on a real database file: refused while another

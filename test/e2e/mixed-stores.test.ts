@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type DaemonProcess, OutputLog, runCli, startDaemonProcess } from '../helpers/cli-process.js';
-import { databaseFile, newSecrets, tempDir, writeSyncConfig } from '../helpers/e2e-config.js';
+import { databaseFile, newSecrets, writeSyncConfig } from '../helpers/e2e-config.js';
 import { findSecrets, sqliteFiles } from '../helpers/secret-leak-scan.js';
 import { makeLoopbackCert } from '../helpers/self-signed-cert.js';
 import { openAlertKeys, storeCheckpoint } from '../helpers/sqlite-peek.js';
 import { SyncWorld } from '../helpers/sync-world.js';
+import { tempDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait-until.js';
 
 /**

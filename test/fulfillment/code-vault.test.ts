@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { migrate, openDb } from '../../src/db/open.js';
 import { ConfigError } from '../../src/errors.js';
 import { CodeVault, parseCodesKey } from '../../src/fulfillment/code-vault.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 describe('code vault', () => {
   it('round-trips a code and never stores it in the clear', () => {
@@ -29,7 +28,7 @@ describe('code vault', () => {
   });
 
   it('refuses to start with a key other than the one the stored codes were encrypted with', () => {
-    const db = openDb(path.join(mkdtempSync(path.join(tmpdir(), 'vault-')), 'sync.db'));
+    const db = openDb(path.join(tempDir('vault').dir, 'sync.db'));
     migrate(db);
     new CodeVault(randomBytes(32)).verifyAgainst(db);
     expect(() => new CodeVault(randomBytes(32)).verifyAgainst(db)).toThrow(/does not match the key/);

@@ -8,8 +8,8 @@ import { CodeVault, codesKeyId } from '../../src/fulfillment/code-vault.js';
 import { isKnownCode } from '../../src/fulfillment/fulfillment-ledger.js';
 import { planRotation, rekeyBatch, rotateCodesKey } from '../../src/fulfillment/key-rotation.js';
 import { maskCode } from '../../src/redact.js';
-import { tempDir } from '../helpers/e2e-config.js';
 import { keyFilesIn, newCode, seedCodes, storedCodes } from '../helpers/stored-codes.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /**
  * `keys rotate`: every stored code re-encrypted under a new codesKey, batch by batch, each batch

@@ -1,5 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../../src/db/migrations.js';
@@ -11,6 +9,7 @@ import { ordersStatus } from '../../src/fulfillment/orders-report.js';
 import { resumeIntents } from '../../src/fulfillment/purchasing.js';
 import * as points from '../../src/fulfillment/recovery-points.js';
 import { type FulfillmentWorld, startFulfillmentWorld } from '../helpers/fulfillment-world.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /**
  * Recovery points as the code's data: the table of points and moves is what the code, the
@@ -27,8 +26,7 @@ afterEach(async () => {
 });
 
 function freshDb(): Db {
-  const dir = mkdtempSync(path.join(tmpdir(), 'psnb2b-states-'));
-  bare = openDb(path.join(dir, 'sync.db'));
+  bare = openDb(path.join(tempDir('states').dir, 'sync.db'));
   migrate(bare);
   return bare;
 }
@@ -166,8 +164,7 @@ describe('completers', () => {
 
 describe('migration to CHECKed tables', () => {
   it('keeps every row, and a delivery mid-way restarts from its first step (each step reads back)', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'psnb2b-states-'));
-    const db = openDb(path.join(dir, 'sync.db'));
+    const db = openDb(path.join(tempDir('states').dir, 'sync.db'));
     bare = db;
     db.pragma('foreign_keys = OFF');
     for (let v = 0; v < 2; v++) db.exec(MIGRATIONS[v] as string);

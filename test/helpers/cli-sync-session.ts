@@ -1,6 +1,7 @@
 import { type CliResult, OutputLog, runCli } from './cli-process.js';
-import { databaseFile, newSecrets, tempDir, writeSyncConfig } from './e2e-config.js';
+import { databaseFile, newSecrets, writeSyncConfig } from './e2e-config.js';
 import { SyncWorld } from './sync-world.js';
+import { tempDir } from './temp-dir.js';
 
 /**
  * One `sync`-by-`sync` session with no daemon: a world (supplier + WooCommerce shops), a config

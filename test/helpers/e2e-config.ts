@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 
@@ -78,12 +77,6 @@ export function syncConfigDocument(input: SyncConfigInput): Record<string, unkno
     log: { level: 'info', format: 'json' },
     ...input.extra,
   };
-}
-
-/** A fresh folder under the OS temp dir; `remove()` deletes it. */
-export function tempDir(prefix: string): { dir: string; remove: () => void } {
-  const dir = mkdtempSync(path.join(tmpdir(), `psnb2b-${prefix}-`));
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** Writes `<dir>/sync.config.yaml` and returns its path. */

@@ -7,9 +7,10 @@ import { FakeWooCommerce } from '../../fakes/woocommerce/fake-woocommerce.js';
 import type { FakeOrderJson } from '../../fakes/woocommerce/fake-woocommerce-orders.js';
 import type { Status } from '../../src/status.js';
 import { type CliResult, DaemonProcess, OutputLog, runCli } from './cli-process.js';
-import { databaseFile, newSecrets, tempDir, writeSyncConfig } from './e2e-config.js';
+import { databaseFile, newSecrets, writeSyncConfig } from './e2e-config.js';
 import { intentsIn, workInFlight } from './fulfillment-peek.js';
 import { lockHolder } from './sqlite-peek.js';
+import { tempDir } from './temp-dir.js';
 import { waitUntil } from './wait-until.js';
 
 /**

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { formatSku } from '../../config/sku-template.js';
@@ -12,6 +11,7 @@ import { runPass } from '../../src/fulfillment/fulfillment-job.js';
 import { createLogger } from '../../src/log.js';
 import { type Fulfillment, openRuntime, type Runtime } from '../../src/main.js';
 import { startFake, TEST_SECRET, TEST_TOKEN } from '../fakes/shopify/fake-shopify-support.js';
+import { tempDir } from './temp-dir.js';
 import { waitUntil } from './wait-until.js';
 
 /**
@@ -156,7 +156,8 @@ export async function startFulfillmentWorld(opts: Partial<WorldOptions> = {}): P
     wooUrl = await woo.start();
     woo.seedCatalog(skus, { stock: 0 });
   }
-  const dir = mkdtempSync(path.join(tmpdir(), 'psnb2b-money-'));
+  const tmp = tempDir('money');
+  const dir = tmp.dir;
   const dbFile = path.join(dir, 'sync.db');
   const codesKey = randomBytes(32).toString('base64');
   const captured: string[] = [];
@@ -230,6 +231,7 @@ export async function startFulfillmentWorld(opts: Partial<WorldOptions> = {}): P
       // A test may have closed it already (to run a daemon on the same database).
       if (runtime.db.open) await runtime.close();
       await Promise.allSettled([supplier.stop(), shop.stop(), woo?.stop()]);
+      tmp.remove();
     },
   };
   return world;

@@ -1,5 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { migrate, openDb } from '../../src/db/open.js';
@@ -7,6 +5,7 @@ import { loadCheckpoint } from '../../src/inventory/checkpoints.js';
 import { runInventoryCycle, StoreLanes } from '../../src/inventory/sync-inventory.js';
 import { silentLogger } from '../../src/log.js';
 import type { PushOutcome, StockTarget, Storefront } from '../../src/storefront.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /** A storefront double at the port (no shop library involved): acknowledges all, or hangs until released. */
 function store(name: string): Storefront & { release: () => void; pushes: number } {
@@ -53,7 +52,7 @@ function store(name: string): Storefront & { release: () => void; pushes: number
 
 describe('per-store lanes', () => {
   it('a scheduled cycle does not wait for a hanging store, and never pushes to it twice at once', async () => {
-    const db = openDb(path.join(mkdtempSync(path.join(tmpdir(), 'lanes-')), 'sync.db'));
+    const db = openDb(path.join(tempDir('lanes').dir, 'sync.db'));
     migrate(db);
     const slow = store('slow');
     const fast = store('fast');

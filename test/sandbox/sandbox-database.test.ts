@@ -9,8 +9,8 @@ import { openDb } from '../../src/db/open.js';
 import { ordersStatus } from '../../src/fulfillment/orders-report.js';
 import { silentLogger } from '../../src/log.js';
 import { openRuntime } from '../../src/main.js';
-import { tempDir } from '../helpers/e2e-config.js';
 import { startFulfillmentWorld } from '../helpers/fulfillment-world.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /**
  * The sandbox starts from an empty database on every start, so it must never be given a live
@@ -33,7 +33,8 @@ async function liveDatabaseWithDeliveries(): Promise<{ dir: string; dbFile: stri
   cleanups.push(() => world.close().catch(() => undefined));
   world.shop.placeOrder({ lines: [{ sku: world.skus[0] as string, quantity: 1 }] });
   await world.until(() => ordersStatus(world.runtime.db).orders.delivered === 1, 'delivered');
-  await world.close();
+  // Only the runtime: the world's close (after the test) takes its folder with it.
+  await world.runtime.close();
   return { dir: world.dir, dbFile: world.dbFile };
 }
 

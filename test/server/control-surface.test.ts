@@ -9,9 +9,9 @@ import { type DaemonHandle, startDaemon } from '../../src/daemon.js';
 import { createLogger } from '../../src/log.js';
 import { signWebhookBody } from '../../src/supplier/webhook-signature.js';
 import { runCli } from '../helpers/cli-process.js';
-import { tempDir } from '../helpers/e2e-config.js';
 import { rawRequest } from '../helpers/raw-http.js';
 import { withDb } from '../helpers/sqlite-peek.js';
+import { tempDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait-until.js';
 
 /**

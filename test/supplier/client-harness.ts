@@ -1,5 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { SandboxSupplier, type SandboxSupplierOptions } from '../../fakes/psnb2b/supplier-server.js';
@@ -11,6 +9,7 @@ import {
   type Psnb2bClientOptions,
   type SupplierClientConfig,
 } from '../../src/supplier/psnb2b-client.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /**
  * A real SandboxSupplier on loopback and a real client (pacer on a temp SQLite file) in front
@@ -44,8 +43,8 @@ export async function startHarness(
     ...opts.sandbox,
   });
   const baseUrl = await sandbox.start();
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'psnb2b-client-'));
-  const db = openDb(path.join(dir, 'sync.db'));
+  const tmp = tempDir('client');
+  const db = openDb(path.join(tmp.dir, 'sync.db'));
   migrate(db);
   const pacer = new Pacer({
     db,
@@ -85,7 +84,7 @@ export async function startHarness(
       client.close();
       await sandbox.stop();
       db.close();
-      rmSync(dir, { recursive: true, force: true });
+      tmp.remove();
     },
   };
 }

@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SandboxSupplier } from '../../fakes/psnb2b/supplier-server.js';
 import { provesNotSent } from '../../src/supplier/network-errors.js';
+import { tempDir } from '../helpers/temp-dir.js';
 import { API_KEY } from './client-harness.js';
 
 /**
@@ -101,18 +101,15 @@ console.log(JSON.stringify({ kind: r.kind, message: r.error?.message }));
 `;
 
 describe('a real connection-level failure', () => {
-  const dirs: string[] = [];
   let supplier: SandboxSupplier | undefined;
   afterEach(async () => {
     await supplier?.stop();
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
 
   it('EMFILE (out of file descriptors) on a POST /orders is not-sent, and nothing was bought', async () => {
     supplier = new SandboxSupplier({ apiKey: API_KEY, tickMs: 10 });
     const baseUrl = await supplier.start();
-    const dir = mkdtempSync(path.join(tmpdir(), 'psnb2b-emfile-'));
-    dirs.push(dir);
+    const { dir } = tempDir('emfile');
     const script = path.join(dir, 'child.mjs');
     writeFileSync(script, CHILD);
     const args = [script, DIST, baseUrl, path.join(dir, 'sync.db'), API_KEY].map((a) => `'${a}'`).join(' ');

@@ -1,17 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Db, migrate, openDb } from '../../src/db/open.js';
 import { Pacer, pacedLimit } from '../../src/supplier/pacer.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
-const dirs: string[] = [];
 const dbs: Db[] = [];
 
 function tempDbFile(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'psnb2b-pacer-'));
-  dirs.push(dir);
-  return path.join(dir, 'sync.db');
+  return path.join(tempDir('pacer').dir, 'sync.db');
 }
 
 function open(file: string): Db {
@@ -37,7 +33,6 @@ function fakeClock(start = 1_000_000) {
 
 afterEach(() => {
   for (const db of dbs.splice(0)) if (db.open) db.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 describe('pacedLimit', () => {

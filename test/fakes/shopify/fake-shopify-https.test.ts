@@ -1,11 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeShopify } from '../../../fakes/shopify/fake-shopify.js';
 import { type LoopbackCert, makeLoopbackCert } from '../../helpers/self-signed-cert.js';
+import { tempDir } from '../../helpers/temp-dir.js';
 import { TEST_SECRET, TEST_TOKEN } from './fake-shopify-support.js';
 
 /**
@@ -15,13 +13,11 @@ import { TEST_SECRET, TEST_TOKEN } from './fake-shopify-support.js';
  */
 
 describe('FakeShopify over https', () => {
-  let dir: string;
   let fake: FakeShopify;
   let tls: LoopbackCert;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'fake-shopify-tls-'));
-    tls = makeLoopbackCert(dir);
+    tls = makeLoopbackCert(tempDir('fake-shopify-tls').dir);
     fake = await new FakeShopify({
       accessToken: TEST_TOKEN,
       tls: { key: tls.key, cert: tls.cert },
@@ -30,7 +26,6 @@ describe('FakeShopify over https', () => {
 
   afterAll(async () => {
     await fake?.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('is reached by the real @shopify/shopify-api client with NODE_EXTRA_CA_CERTS', async () => {
