@@ -500,6 +500,11 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (intent_id, entry_key)
   ) STRICT, WITHOUT ROWID;
   `,
+  // 16: when the shop made each sale, by its clock (the order's last change when we took it in):
+  // the batch window counts from it (src/fulfillment/plan-purchase.ts). NULL: received_at.
+  `
+  ALTER TABLE shop_lines ADD COLUMN sale_at INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -32,6 +32,8 @@ export interface LineRow {
   state: LinePoint;
   holdReason: HoldReason | null;
   receivedAt: number;
+  /** When the shop made the sale, by its clock (null: not known; `receivedAt` stands in). */
+  saleAt: number | null;
 }
 
 export interface IntentItem {
@@ -60,7 +62,7 @@ export interface IntentRow {
 }
 
 const LINE_COLUMNS = `id, store, order_id AS orderId, line_id AS lineId, order_number AS orderNumber, sku,
-  entry_key AS entryKey, units, state, hold_reason AS holdReason, received_at AS receivedAt`;
+  entry_key AS entryKey, units, state, hold_reason AS holdReason, received_at AS receivedAt, sale_at AS saleAt`;
 
 /** A SQL list of our own constant names (never user input). */
 export const inList = (xs: readonly string[]) => xs.map((x) => `'${x}'`).join(', ');
@@ -87,7 +89,8 @@ export function linesInState(db: Db, ...states: LineRow['state'][]): LineRow[] {
 
 export function insertLine(
   db: Db,
-  l: Omit<LineRow, 'id' | 'state' | 'holdReason'> & {
+  l: Omit<LineRow, 'id' | 'state' | 'holdReason' | 'saleAt'> & {
+    saleAt?: number;
     state?: LineRow['state'];
     holdReason?: HoldReason | null;
   },
@@ -98,8 +101,8 @@ export function insertLine(
   return Number(
     db
       .prepare(
-        `INSERT INTO shop_lines (store, order_id, line_id, order_number, sku, entry_key, units, state, hold_reason, received_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store, order_id, line_id) DO NOTHING`,
+        `INSERT INTO shop_lines (store, order_id, line_id, order_number, sku, entry_key, units, state, hold_reason, received_at, sale_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store, order_id, line_id) DO NOTHING`,
       )
       .run(
         l.store,
@@ -112,6 +115,7 @@ export function insertLine(
         state,
         l.holdReason ?? null,
         l.receivedAt,
+        l.saleAt ?? null,
         now,
       ).lastInsertRowid,
   );

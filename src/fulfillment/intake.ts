@@ -228,6 +228,8 @@ export function takeInOrder(ctx: IntakeContext, store: string, order: ShopOrder)
   const now = ctx.now();
   const result: IntakeResult = { newLines: 0, reduced: 0, pooled: 0, stale: false };
   const known = ctx.knownEntries();
+  // The order's last change by the shop's clock: its payment, or later (never earlier).
+  const saleAt = Date.parse(order.updatedAt);
   immediate(db, () => {
     if (staleSnapshot(ctx, store, order)) {
       result.stale = true;
@@ -262,6 +264,7 @@ export function takeInOrder(ctx: IntakeContext, store: string, order: ShopOrder)
             entryKey: key,
             units: shopLine.unitsToFulfill,
             receivedAt: now,
+            ...(Number.isFinite(saleAt) && { saleAt }),
             ...(unknown && { state: 'held' as const, holdReason: 'unknown-entry' as const }),
             ...(duplicate && { state: 'held' as const, holdReason: 'duplicate-sku' as const }),
           },

@@ -5,7 +5,10 @@ import { nextBulkOrderAt } from './batch-pacing.js';
  * What to do with the units still needed, decided without I/O: take pooled codes first (they
  * were bought for orders that were cancelled after purchase), then batch the rest into one bulk
  * order once the oldest waiting sale is `batchWindowMs` old and one pacing interval has passed
- * since the last bulk order (batch-pacing.ts), capped by what the supplier lists.
+ * since the last bulk order (batch-pacing.ts), capped by what the supplier lists. A sale's age
+ * counts from when the shop made it: the time until a poll saw it was waiting already. A shop
+ * clock behind ours can only spend the window early; the pacing interval, on our clock, still
+ * keeps bulk orders within the quota.
  */
 
 export interface NeedingLine {
@@ -14,6 +17,11 @@ export interface NeedingLine {
   /** Units neither assigned a code nor held by an active intent. */
   need: number;
   receivedAt: number;
+  /**
+   * When the shop made the sale, by its own clock (the order's last change when we took it in: its
+   * payment or later); the batch window counts from it, never from later than `receivedAt`.
+   */
+  saleAt?: number;
 }
 
 export interface PurchasePlan {
@@ -60,7 +68,7 @@ export function planPurchase(input: PurchaseInput): PurchasePlan {
     if (l.need - pooled > 0) toBuy.push({ ...l, need: l.need - pooled });
   }
   const at = nextBulkOrderAt({
-    oldestWaitingAt: toBuy[0]?.receivedAt ?? null,
+    oldestWaitingAt: oldestSale(toBuy),
     lastBulkAt: input.lastBulkAt ?? null,
     batchWindowMs: input.batchWindowMs,
     intervalMs: input.bulkIntervalMs ?? 0,
@@ -86,4 +94,14 @@ export function planPurchase(input: PurchaseInput): PurchasePlan {
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([entryKey, q]) => ({ ...parseEntryKey(entryKey), qty: q, entryKey }));
   return { fromPool, order: items.length ? { items, allocations } : null, short };
+}
+
+/** When the oldest of these sales was made (a loop, not a spread: there may be many thousands). */
+function oldestSale(lines: readonly NeedingLine[]): number | null {
+  let oldest: number | null = null;
+  for (const l of lines) {
+    const at = Math.min(l.receivedAt, l.saleAt ?? l.receivedAt);
+    if (oldest === null || at < oldest) oldest = at;
+  }
+  return oldest;
 }

@@ -134,6 +134,7 @@ const needing = (db: Db, lines: readonly LineRow[]) =>
     entryKey: l.entryKey,
     need: unitsNeeded(db, l),
     receivedAt: l.receivedAt,
+    ...(l.saleAt !== null && { saleAt: l.saleAt }),
   }));
 
 /**

@@ -59,6 +59,7 @@ function hostileView(): DashboardView {
           state: 'held',
           holdReason: 'duplicate-sku',
           receivedAt: 0,
+          saleAt: null,
         },
       ],
       waiting: [],

@@ -29,6 +29,34 @@ describe('planPurchase', () => {
     ]);
   });
 
+  it('counts the window from when the shop made the sale, so a sale the intake saw late waits no longer', () => {
+    // Paid at 4 s by the shop's clock, taken in by the next poll at 9 s: due at 9 s (paid + 5 s),
+    // not at 14 s (taken in + 5 s).
+    const lines = [{ line: 1, entryKey: 'US:50', need: 1, receivedAt: 9_000, saleAt: 4_000 }];
+    expect(planPurchase(base({ lines, now: 8_900 })).order).toBeNull();
+    expect(planPurchase(base({ lines, now: 9_000 })).order?.allocations).toEqual([
+      { line: 1, entryKey: 'US:50', units: 1 },
+    ]);
+    // The oldest sale by the shop's time decides, whichever was taken in first.
+    const two = [
+      { line: 2, entryKey: 'US:50', need: 1, receivedAt: 7_000, saleAt: 7_000 },
+      { line: 3, entryKey: 'US:50', need: 1, receivedAt: 9_000, saleAt: 4_500 },
+    ];
+    expect(planPurchase(base({ lines: two, now: 9_500 })).order?.items[0]?.qty).toBe(2);
+  });
+
+  it('never starts the window later than the intake, nor skips the pacing, whatever the shop clock says', () => {
+    // A shop clock ahead of ours: the window counts from the intake as before.
+    const ahead = [{ line: 1, entryKey: 'US:50', need: 1, receivedAt: 6_000, saleAt: 60_000 }];
+    expect(planPurchase(base({ lines: ahead, now: 10_999 })).order).toBeNull();
+    expect(planPurchase(base({ lines: ahead, now: 11_000 })).order).not.toBeNull();
+    // A shop clock far behind: the window is spent, but bulk orders stay one pacing interval apart.
+    const behind = [{ line: 1, entryKey: 'US:50', need: 1, receivedAt: 10_000, saleAt: -3_600_000 }];
+    const paced = { lastBulkAt: 8_000, bulkIntervalMs: 6_667 };
+    expect(planPurchase(base({ lines: behind, now: 10_000, ...paced })).order).toBeNull();
+    expect(planPurchase(base({ lines: behind, now: 14_667, ...paced })).order).not.toBeNull();
+  });
+
   it('takes pooled codes first, oldest sale first, and buys only the rest', () => {
     const lines = [
       { line: 2, entryKey: 'US:50', need: 2, receivedAt: 2_000 },
