@@ -42,8 +42,9 @@ import { fmt, ms, SKU_TEMPLATE } from './bench-support.js';
  * SQLite, HTTP to both fakes) takes its real time, 1:1. Every party that reads supplier-side
  * time reads this clock: the supplier (its rolling 60 s windows, its order transitions), the pacer
  * (its production 60 s window), the client and the fulfillment core (`ctx.now`: batch window,
- * poll back-off). Nothing in `src/` or the config changes. The shop (the fake) keeps the wall
- * clock; the times it records are mapped onto the virtual clock.
+ * poll back-off), and the shop (the fake) times its orders and notes by it, as NTP keeps a real
+ * shop's clock and the daemon's together (the batch window counts from the shop's sale time).
+ * Nothing in `src/` or the config changes.
  */
 
 const API_KEY = 'psn_bench_fulfil_0123456789abcdef';
@@ -70,28 +71,13 @@ const ENTRIES = 12;
 /** The wall clock plus every wait skipped so far: `sleep` returns at once, having moved the clock. */
 export class IdleSkippingClock {
   private offset = 0;
-  /** Each skip: when it happened (wall ms) and the offset from then on. */
-  private readonly skips: { at: number; offset: number }[] = [];
   /** Virtual ms skipped so far. */
   get skippedMs(): number {
     return this.offset;
   }
   readonly now = (): number => Date.now() + this.offset;
-  /**
-   * A wall-clock instant (epoch ms) on the virtual clock: with the skips made by then only, since
-   * deliveries write beside the passes and a later skip (a pacer wait) must not delay them.
-   */
-  toVirtual(realMs: number): number {
-    let offset = 0;
-    for (const s of this.skips) {
-      if (s.at > realMs) break;
-      offset = s.offset;
-    }
-    return realMs + offset;
-  }
   readonly sleep = async (ms: number): Promise<void> => {
     this.offset += Math.max(0, Math.ceil(ms));
-    this.skips.push({ at: Date.now(), offset: this.offset });
     await new Promise((resolve) => setImmediate(resolve));
   };
 }
@@ -184,7 +170,7 @@ export async function runFulfillmentThroughput(o: FulfillmentRunOptions): Promis
     supplier.setQty(e.region, e.denomination, 1_000_000);
   }
   const baseUrl = await supplier.start();
-  const shop = new FakeWooCommerce();
+  const shop = new FakeWooCommerce({ now: clock.now });
   await shop.start();
   const skus = supplier.catalog().map((e) => formatSku(SKU_TEMPLATE, e));
   shop.seedCatalog(skus, { stock: 0 });
@@ -219,7 +205,7 @@ export async function runFulfillmentThroughput(o: FulfillmentRunOptions): Promis
     concurrency: STORE_CONCURRENCY,
   };
   const factory = await storefrontFactories.woocommerce();
-  // The shop is a wall-clock system: the adapter keeps Date.now, as in production.
+  // The adapter keeps Date.now, as in production: its time-outs and back-offs are real waits.
   const store = factory.create(storeConfig, {
     log,
     cache: sqliteSkuCache(db, STORE),
@@ -305,7 +291,7 @@ export async function runFulfillmentThroughput(o: FulfillmentRunOptions): Promis
         p.codes++;
       }
       if (p.doneAt === null && p.codes >= p.units) {
-        p.doneAt = clock.toVirtual(mail.at);
+        p.doneAt = mail.at;
         fulfilled++;
       }
       if (p.codes > p.units) problems.push(`order ${p.id}: ${p.codes} codes for ${p.units} units`);
@@ -525,11 +511,11 @@ export function fulfillmentSection(runs: readonly FulfillmentRun[], section: num
   out(`## ${section}. Order fulfillment under the supplier quotas, at a real shop's pace`);
   out();
   out(
-    `\`runPass\` (intake → buy → follow; the deliveries it hands over run in the background, in the store's lanes, across passes) with the real client, pacer and a SQLite file, against the sandbox supplier enforcing **${LIMITS.general} requests/min general and ${LIMITS.bulk}/min \`POST /orders\`** (rolling 60 s windows) and the strict fake WooCommerce, both over HTTP, in-process. Paid shop orders (1–2 lines, 1–5 units, ${ENTRIES} SKUs) arrive at a steady rate; a pass runs every ${PASS_EVERY_MS / 1000} s (the daemon's worker tick); orders are taken in where the daemon polls, with no webhooks: before each inventory cycle, every ${INVENTORY_EVERY_MS / 1000} s (the default schedule; its \`GET /inventory\` and stock pushes are counted), on the order schedule, every ${ORDERS_POLL_EVERY_MS / 1000} s, and, while polls keep finding sales, on the tick once about ${SALES_PER_POLL} more are due, at most every ${FLOW_MIN_GAP_MS / 1000} s (src/fulfillment/flow-polling.ts; one poll when several are due): _placed → taken in_ below each run, batch window ${BATCH_WINDOW_MS / 1000} s (the config default; bulk orders paced one every ${sec(bulkPacingMs(LIMITS.bulk))} within the quota, so under load the window stretches), \`storefronts[].concurrency: ${STORE_CONCURRENCY}\` (the default: orders in flight per store), \`honoursIdempotencyKeys: false\`. **The shop** answers at a modelled pace: _150 ms × 4 workers_ = every request takes 150 ms and at most 4 are served at once, the rest queue (like PHP-FPM; a real WooCommerce 10 measured p50 107 ms, p95 510 ms); _≈1 ms_ = the fake's own speed. The supplier pays an order ${PAID_AFTER_MS / 1000} s after it is placed and delivers it ${DELIVERED_AFTER_MS / 1000} s later in the main runs (an assumption: the live API's timing is not documented); the last row is a sensitivity run with a supplier six times slower. Stock and balance are ample (not the subject here).`,
+    `\`runPass\` (intake → buy → follow; the deliveries it hands over run in the background, in the store's lanes, across passes) with the real client, pacer and a SQLite file, against the sandbox supplier enforcing **${LIMITS.general} requests/min general and ${LIMITS.bulk}/min \`POST /orders\`** (rolling 60 s windows) and the strict fake WooCommerce, both over HTTP, in-process. Paid shop orders (1–2 lines, 1–5 units, ${ENTRIES} SKUs) arrive at a steady rate; a pass runs every ${PASS_EVERY_MS / 1000} s (the daemon's worker tick); orders are taken in where the daemon polls, with no webhooks: before each inventory cycle, every ${INVENTORY_EVERY_MS / 1000} s (the default schedule; its \`GET /inventory\` and stock pushes are counted), on the order schedule, every ${ORDERS_POLL_EVERY_MS / 1000} s, and, while polls keep finding sales, on the tick once about ${SALES_PER_POLL} more are due, at most every ${FLOW_MIN_GAP_MS / 1000} s (src/fulfillment/flow-polling.ts; one poll when several are due): _placed → taken in_ below each run, batch window ${BATCH_WINDOW_MS / 1000} s from the sale's time in the shop (the config default; bulk orders paced one every ${sec(bulkPacingMs(LIMITS.bulk))} within the quota, so under load the window stretches), \`storefronts[].concurrency: ${STORE_CONCURRENCY}\` (the default: orders in flight per store), \`honoursIdempotencyKeys: false\`. **The shop** answers at a modelled pace: _150 ms × 4 workers_ = every request takes 150 ms and at most 4 are served at once, the rest queue (like PHP-FPM; a real WooCommerce 10 measured p50 107 ms, p95 510 ms); _≈1 ms_ = the fake's own speed. The supplier pays an order ${PAID_AFTER_MS / 1000} s after it is placed and delivers it ${DELIVERED_AFTER_MS / 1000} s later in the main runs (an assumption: the live API's timing is not documented); the last row is a sensitivity run with a supplier six times slower. Stock and balance are ample (not the subject here).`,
   );
   out();
   out(
-    "**Time is compressed, not scaled: every figure below is in real time, as against the live supplier; only the _wall_ column is how long the run took here.** The clock all parties read (the supplier's rate-limit windows and order transitions, our pacer with its production 60 s window, the client, the fulfillment core) is the wall clock plus the idle time skipped: wherever the daemon would sleep — between passes, in the pacer waiting for a slot — the clock jumps ahead instead of waiting, except between passes while deliveries are in flight (they run beside the passes), when it runs 1:1. All work (our code, SQLite, HTTP to both fakes, the shop's modelled latency) takes its real time, 1:1, so nothing is magnified; _wall_ ≈ the run's span less the skipped idle time. The conversion is therefore the identity: _orders / min_ are per real minute of the 60/min and 10/min quotas, latencies are real seconds.",
+    "**Time is compressed, not scaled: every figure below is in real time, as against the live supplier; only the _wall_ column is how long the run took here.** The clock all parties read (the supplier's rate-limit windows and order transitions, our pacer with its production 60 s window, the client, the fulfillment core, the shop's order and note times) is the wall clock plus the idle time skipped: wherever the daemon would sleep — between passes, in the pacer waiting for a slot — the clock jumps ahead instead of waiting, except between passes while deliveries are in flight (they run beside the passes), when it runs 1:1. All work (our code, SQLite, HTTP to both fakes, the shop's modelled latency) takes its real time, 1:1, so nothing is magnified; _wall_ ≈ the run's span less the skipped idle time. The conversion is therefore the identity: _orders / min_ are per real minute of the 60/min and 10/min quotas, latencies are real seconds.",
   );
   out();
   out(

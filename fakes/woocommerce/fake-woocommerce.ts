@@ -1098,6 +1098,12 @@ export interface FakeWooCommerceOptions {
   homeUrl?: string;
   /** The shop's clock minus ours (its `Date` header and its OAuth timestamp window follow it). */
   clockSkewMs?: number;
+  /**
+   * Our clock, that the shop's is `clockSkewMs` off (default the wall clock). A bench that skips
+   * idle time passes its own, so the shop's order times agree with the daemon's, as NTP keeps a
+   * real shop's.
+   */
+  now?: () => number;
   /** Each request takes this long (a real WooCommerce: 100–500 ms). Default 0. */
   latencyMs?: number;
   /** PHP workers: at most this many requests served at once, the rest queue. Default 0 = no cap. */
@@ -1171,6 +1177,7 @@ export class FakeWooCommerce {
   readonly consumerSecret: string;
   clockSkewMs: number;
 
+  private readonly ourNow: () => number;
   private readonly php: PhpWorkers;
   private readonly host: string;
   private port: number;
@@ -1194,6 +1201,7 @@ export class FakeWooCommerce {
     this.homeUrlOverride = opts.homeUrl?.replace(/\/$/, '');
     this.php = new PhpWorkers({ latencyMs: opts.latencyMs ?? 0, workers: opts.workers ?? 0 });
     this.clockSkewMs = opts.clockSkewMs ?? 0;
+    this.ourNow = opts.now ?? Date.now;
     this.consumerKey = opts.consumerKey ?? `ck_${randomBytes(20).toString('hex')}`;
     this.consumerSecret = opts.consumerSecret ?? `cs_${randomBytes(20).toString('hex')}`;
     this.addKey({
@@ -1427,7 +1435,7 @@ export class FakeWooCommerce {
   // -- HTTP --
 
   private now(): number {
-    return Date.now() + this.clockSkewMs;
+    return this.ourNow() + this.clockSkewMs;
   }
 
   private listen(): Promise<void> {
