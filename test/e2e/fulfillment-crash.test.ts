@@ -603,8 +603,13 @@ describe('duplicate, overlapping and forged events', () => {
 
 describe('a refund at each stage', () => {
   it('before purchase: dropped; after purchase: pooled, then sold from the pool; after delivery: alerted', async () => {
-    // Slow delivery, so a refund can land between the purchase and the delivery.
-    const w = await startWorld({ honoursIdempotencyKeys: true, supplier: { deliveredAfterMs: 1_500 } });
+    // Slow delivery, so a refund can land between the purchase and the delivery; a 3 s batch window
+    // (counted from the sale, which the 1 s poll may see a second late), so one can land before it.
+    const w = await startWorld({
+      honoursIdempotencyKeys: true,
+      supplier: { deliveredAfterMs: 1_500 },
+      extraConfig: { fulfillment: { batchWindowSeconds: 3 } },
+    });
     const [sA, sB, sC] = w.skus as [string, string, string];
     const entry = (sku: string) => w.catalog.find((e) => `PSN-${e.region}-${e.denomination}` === sku);
     const supplierOrdersOf = (sku: string) =>
@@ -614,7 +619,7 @@ describe('a refund at each stage', () => {
           o.items.some((i) => i.region === entry(sku)?.region && i.denomination === entry(sku)?.denomination),
         );
 
-    // 1. Refunded before purchase (inside the 1 s batch window): dropped, nothing bought.
+    // 1. Refunded before purchase (inside the batch window): dropped, nothing bought.
     const r1 = w.placeOrder([{ sku: sA, quantity: 2 }]);
     await waitUntil(() => shopLines(w.dbFile, String(r1.id)).length === 1, {
       intervalMs: 10,
