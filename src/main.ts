@@ -15,6 +15,7 @@ import { type PassReport, runPass } from './fulfillment/fulfillment-job.js';
 import { soldNotOrdered } from './fulfillment/fulfillment-ledger.js';
 import { intakeOne, pollIntake } from './fulfillment/intake.js';
 import { spendingLimits } from './fulfillment/spending-limits.js';
+import { closeInterruptedRuns, INTERRUPTED } from './inventory/interrupted-runs.js';
 import { priceRules } from './inventory/shop-price.js';
 import {
   type CycleOptions,
@@ -172,6 +173,12 @@ async function openWithDb(
     }
     const lockOwner = lock?.ok ? lock.owner : null;
     migrate(db);
+    const interrupted = lockOwner ? closeInterruptedRuns(db, Date.now()) : 0;
+    if (interrupted > 0) {
+      log.warn(`closed ${interrupted} sync run(s) a previous process left unfinished as ${INTERRUPTED}`, {
+        component: 'runtime',
+      });
+    }
     const handle = db;
     // Filled below; the tally reads the stores only when it flushes.
     const stores: Storefront[] = [];

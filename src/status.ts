@@ -3,6 +3,7 @@ import type { Db } from './db/open.js';
 import { currentHolder } from './db/run-lock.js';
 import { skuCounts, skusInState } from './db/sku-cache-table.js';
 import { type OrdersStatus, ordersStatus } from './fulfillment/orders-report.js';
+import { INTERRUPTED } from './inventory/interrupted-runs.js';
 
 /** The `status --json` object (shape fixed in design-notes: other tools read it). */
 export interface Status extends OrdersStatus {
@@ -64,9 +65,10 @@ export function readStatus(db: Db, stores: readonly { name: string; type: string
   const last = db
     .prepare(
       `SELECT finished_at AS at, changes, outcome FROM sync_runs
-       WHERE kind IN ('inventory', 'resync') AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1`,
+       WHERE kind IN ('inventory', 'resync') AND finished_at IS NOT NULL AND outcome != ? ORDER BY id DESC LIMIT 1`,
     )
-    .get() as { at: number; changes: number | null; outcome: string } | undefined;
+    // An interrupted run did not finish its work: readiness must not count it as a fresh run.
+    .get(INTERRUPTED) as { at: number; changes: number | null; outcome: string } | undefined;
   const entries = (
     db.prepare('SELECT COUNT(*) AS n FROM supplier_entries WHERE listed = 1').get() as { n: number }
   ).n;

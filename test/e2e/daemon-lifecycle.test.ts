@@ -127,10 +127,19 @@ describe('the daemon as a child process', () => {
 
   it('after kill -9 a restarted daemon takes the lock over at once and carries on', async () => {
     const old = daemons.at(-1) as DaemonProcess;
+    // Killed while a pull is surely in flight: its run record is left unfinished.
+    world.supplier.latencyMs = 1_500;
+    const pullsBefore = world.supplier.ledger().requests['GET /inventory'];
+    await waitUntil(() => world.supplier.ledger().requests['GET /inventory'] > pullsBefore, {
+      what: 'a pull to be in flight',
+    });
     old.signal('SIGKILL');
     expect((await old.exit()).signal).toBe('SIGKILL');
+    world.supplier.latencyMs = 0;
     // The dead holder's row is still there: nothing released it.
     expect(lockHolder(dbFile)?.pid).toBe(old.pid);
+    const killed = syncRuns(dbFile).at(-1);
+    expect(killed?.finishedAt).toBeNull();
 
     const t0 = Date.now();
     const { daemon } = await spawnDaemon();
@@ -139,6 +148,10 @@ describe('the daemon as a child process', () => {
     // Far sooner than the 30 s staleness: it did not wait for the heartbeat to go stale.
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect(lockHolder(dbFile)?.pid).toBe(daemon.pid);
+    // The next holder closes the dead one's run out, so nothing shows it running forever.
+    const closed = syncRuns(dbFile).find((r) => r.id === killed?.id);
+    expect(closed?.outcome).toBe('interrupted');
+    expect(closed?.finishedAt).not.toBeNull();
 
     const sku = world.skus[7] as string;
     world.setQty(sku, 31);
@@ -181,7 +194,8 @@ describe('the daemon as a child process', () => {
     const ledger = world.supplier.ledger();
     expect(ledger.rateLimited).toBe(0);
     expect(ledger.unauthorized).toBe(0);
-    const runs = syncRuns(dbFile).filter((r) => r.kind === 'inventory');
+    // The run cut by kill -9 may have died before its pull was answered.
+    const runs = syncRuns(dbFile).filter((r) => r.kind === 'inventory' && r.outcome !== 'interrupted');
     expect(runs.length).toBeGreaterThan(3);
     for (const r of runs) expect(r.supplierCalls).toBe(1);
   });
