@@ -141,7 +141,12 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
   const inventoryTick = () => {
     const run = job.tick({ scheduled: true });
     if (!run) {
-      log.debug('inventory run still in flight; tick skipped', { component: 'inventory' });
+      log.debug(
+        job.stopping ? 'stopping: inventory tick refused' : 'inventory run still in flight; tick skipped',
+        {
+          component: 'inventory',
+        },
+      );
       return;
     }
     return run.then(logCycle);
@@ -210,11 +215,12 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
     url,
     stop() {
       stopping ??= (async () => {
+        // First, so nothing new starts (ticks, kicks, admin runs) while the runs in flight finish.
+        const finished = Promise.all([job.stop(), fulfillment?.job.stop()]);
         for (const t of tasks) await t.stop();
         for (const t of intervals) clearInterval(t);
         await alertWebhook.stop();
-        await job.idle();
-        await fulfillment?.job.idle();
+        await finished;
         await http.stop();
         await runtime.close();
         log.info('stopped', { component: 'daemon' });

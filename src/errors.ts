@@ -6,7 +6,7 @@ import { scrub } from './redact.js';
  * these are for what callers cannot go on from.
  */
 
-export type ErrorKind = 'config' | 'supplier' | 'storefront' | 'database' | 'usage' | 'internal';
+export type ErrorKind = 'config' | 'supplier' | 'storefront' | 'database' | 'usage' | 'stopping' | 'internal';
 
 export class AppError extends Error {
   readonly kind: ErrorKind;
@@ -37,6 +37,15 @@ export class UsageError extends AppError {
 export class DatabaseError extends AppError {
   constructor(message: string) {
     super('database', message);
+  }
+}
+
+/** A run asked for while the daemon stops: refused, to be asked again once it is back. */
+export class StoppingError extends AppError {
+  constructor() {
+    super('stopping', 'the daemon is stopping: no new run starts; ask again once it is back', {
+      retryable: true,
+    });
   }
 }
 

@@ -342,9 +342,10 @@ function buildFulfillment(
     job,
     kick(intake, poll = false) {
       if (intake) queue.set(`${intake.store}\u0000${intake.orderId}`, intake);
-      void job
-        .tick({ poll })
-        ?.catch((e) => log.error(`fulfillment pass failed: ${describeSafeError(toSafeError(e))}`));
+      const pass = job.tick({ poll });
+      if (!pass && job.stopping)
+        log.debug('stopping: fulfillment kick refused', { component: 'fulfillment' });
+      void pass?.catch((e) => log.error(`fulfillment pass failed: ${describeSafeError(toSafeError(e))}`));
     },
     pendingIntake: () => queue.size,
   };

@@ -1,10 +1,14 @@
+import { StoppingError } from './errors.js';
+
 /**
  * Serialises the runs of one job (inventory sync, fulfillment): a scheduled tick that finds
  * a run in flight is skipped, so the job never overlaps itself, while a manual run waits its turn.
+ * Once stopped, nothing new starts: a stop finishes the run in flight, not one asked for since.
  */
 export class SerialJob<Options, Result> {
   private running: Promise<Result> | null = null;
   private queue: Promise<unknown> = Promise.resolve();
+  private stopped = false;
 
   constructor(private readonly body: (opts: Options) => Promise<Result>) {}
 
@@ -12,14 +16,19 @@ export class SerialJob<Options, Result> {
     return this.running !== null;
   }
 
-  /** Scheduled tick: skipped (null) while a run is in flight. */
+  get stopping(): boolean {
+    return this.stopped;
+  }
+
+  /** Scheduled tick: skipped (null) while a run is in flight or once stopping. */
   tick(opts: Options): Promise<Result> | null {
-    if (this.running) return null;
+    if (this.running || this.stopped) return null;
     return this.run(opts);
   }
 
-  /** Manual run: queued behind whatever is in flight. */
+  /** Manual run: queued behind whatever is in flight; refused once stopping. */
   run(opts: Options): Promise<Result> {
+    if (this.stopped) return Promise.reject(new StoppingError());
     const next = this.queue.then(() => {
       this.running = this.body(opts);
       return this.running.finally(() => {
@@ -33,5 +42,11 @@ export class SerialJob<Options, Result> {
   /** Resolves when nothing is in flight (for a graceful stop). */
   async idle(): Promise<void> {
     await this.queue;
+  }
+
+  /** Refuses every run from now on; resolves when the one in flight (and those queued before) finished. */
+  stop(): Promise<void> {
+    this.stopped = true;
+    return this.idle();
   }
 }

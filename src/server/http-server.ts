@@ -126,6 +126,7 @@ function build(opts: ServerOptions): FastifyInstance {
     if (e instanceof AppError && (e.kind === 'usage' || e.kind === 'config')) {
       return reply.code(400).send({ error: e.message });
     }
+    if (e instanceof AppError && e.kind === 'stopping') return reply.code(503).send({ error: e.message });
     // fastify's own refusals (body too large, unreadable body) keep their status.
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
       return reply.code(e.statusCode).send({ error: e.message });

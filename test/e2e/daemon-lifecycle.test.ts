@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type DaemonProcess, OutputLog, runCli, startDaemonProcess } from '../helpers/cli-process.js';
 import { databaseFile, newSecrets, writeSyncConfig } from '../helpers/e2e-config.js';
+import { rawRequest } from '../helpers/raw-http.js';
 import { findSecrets, sqliteFiles } from '../helpers/secret-leak-scan.js';
 import { checkpointAckedAt, lockHolder, storeCheckpoint, syncRuns } from '../helpers/sqlite-peek.js';
 import { SyncWorld } from '../helpers/sync-world.js';
@@ -173,8 +174,18 @@ describe('the daemon as a child process', () => {
     await waitUntil(() => world.supplier.ledger().requests['GET /inventory'] > pullsBefore, {
       what: 'a pull carrying the change to be in flight',
     });
+    const url = await daemon.ready();
     const t0 = Date.now();
     daemon.signal('SIGTERM');
+    await daemon.waitForLog(/^SIGTERM: finishing the step in flight$/);
+    // Stopping: a run asked for now is refused, not started behind the one in flight.
+    const asked = await rawRequest(url, {
+      method: 'POST',
+      path: '/admin/sync',
+      headers: { authorization: `Bearer ${secrets.adminToken}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(asked.status, asked.body).toBe(503);
     const exit = await daemon.exit();
     world.supplier.latencyMs = 0;
     expect(exit).toEqual({ code: 0, signal: null });
@@ -184,6 +195,7 @@ describe('the daemon as a child process', () => {
     expect(storeCheckpoint(dbFile, 'shop-a').get(sku)).toBe(64);
     const runs = syncRuns(dbFile);
     expect(runs.every((r) => r.finishedAt !== null)).toBe(true);
+    expect(runs.filter((r) => r.startedAt >= t0)).toEqual([]);
     expect(lockHolder(dbFile)).toBeUndefined();
     await daemon.waitForLog(/^stopped$/);
     const status = JSON.parse((await cli('status', '--json')).stdout) as { daemon: { running: boolean } };
