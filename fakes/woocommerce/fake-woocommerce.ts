@@ -1099,9 +1099,10 @@ export interface FakeWooCommerceOptions {
   /** The shop's clock minus ours (its `Date` header and its OAuth timestamp window follow it). */
   clockSkewMs?: number;
   /**
-   * Our clock, that the shop's is `clockSkewMs` off (default the wall clock). A bench that skips
-   * idle time passes its own, so the shop's order times agree with the daemon's, as NTP keeps a
-   * real shop's.
+   * Our clock, that the shop's order, note and product times are `clockSkewMs` off (default the
+   * wall clock). A bench that skips idle time passes its own, so those times agree with the
+   * daemon's, as NTP keeps a real shop's. The `Date` header and the OAuth timestamp window stay on
+   * the wall clock (plus the skew): the client library signs with it.
    */
   now?: () => number;
   /** Each request takes this long (a real WooCommerce: 100–500 ms). Default 0. */
@@ -1434,8 +1435,14 @@ export class FakeWooCommerce {
 
   // -- HTTP --
 
+  /** The shop's time for what it records (orders, notes, products). */
   private now(): number {
     return this.ourNow() + this.clockSkewMs;
+  }
+
+  /** The shop's time on the wire (`Date`, OAuth timestamps), which clients compare with theirs. */
+  private wireNow(): number {
+    return Date.now() + this.clockSkewMs;
   }
 
   private listen(): Promise<void> {
@@ -1480,7 +1487,7 @@ export class FakeWooCommerce {
     const url = new URL(req.url ?? '/', 'http://fake.invalid');
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, {
-        Date: new Date(this.now()).toUTCString(),
+        Date: new Date(this.wireNow()).toUTCString(),
         'Content-Type': 'application/json; charset=UTF-8',
         ...headers,
       });
@@ -1515,7 +1522,7 @@ export class FakeWooCommerce {
     if (this.downMode === '503') {
       record(503);
       res.writeHead(503, {
-        Date: new Date(this.now()).toUTCString(),
+        Date: new Date(this.wireNow()).toUTCString(),
         'Content-Type': 'text/html; charset=UTF-8',
       });
       res.end('<html><body><h1>503 Service Unavailable</h1></body></html>');
@@ -1628,7 +1635,7 @@ export class FakeWooCommerce {
       throw authError('Invalid signature - provided signature does not match.');
     }
 
-    const nowS = Math.floor(this.now() / 1000);
+    const nowS = Math.floor(this.wireNow() / 1000);
     const timestamp = Number.parseInt(params.oauth_timestamp ?? '', 10) || 0;
     if (timestamp < nowS - NONCE_WINDOW_S || timestamp > nowS + NONCE_WINDOW_S) {
       throw authError('Invalid timestamp.');

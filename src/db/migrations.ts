@@ -22,6 +22,8 @@ export function rebuildTable(
   ${indexes}`;
 }
 
+// The columns as the rebuilds below (migrations 3 and 4) found them: a later rebuild lists its own
+// (shop_lines gained sale_at in 16).
 const SHOP_LINES_COLUMNS =
   'id, store, order_id, line_id, order_number, sku, entry_key, units, state, hold_reason, received_at, updated_at, delivered_at';
 const INTENTS_COLUMNS =

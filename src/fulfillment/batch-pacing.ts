@@ -16,7 +16,7 @@ export function bulkPacingMs(ordersPerMinute: number, windowMs = DEFAULT_WINDOW_
 }
 
 export interface BulkTiming {
-  /** When the oldest sale still to be bought arrived; null: none waits. */
+  /** When the oldest sale still to be bought was made (plan-purchase.ts); null: none waits. */
   oldestWaitingAt: number | null;
   /** When the last bulk order went (any process); null: none recently. */
   lastBulkAt: number | null;

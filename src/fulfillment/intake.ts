@@ -228,7 +228,7 @@ export function takeInOrder(ctx: IntakeContext, store: string, order: ShopOrder)
   const now = ctx.now();
   const result: IntakeResult = { newLines: 0, reduced: 0, pooled: 0, stale: false };
   const known = ctx.knownEntries();
-  // The order's last change by the shop's clock: its payment, or later (never earlier).
+  // The order's last change by the shop's clock: its payment, or later (shops keep whole seconds).
   const saleAt = Date.parse(order.updatedAt);
   immediate(db, () => {
     if (staleSnapshot(ctx, store, order)) {

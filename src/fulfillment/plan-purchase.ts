@@ -19,7 +19,8 @@ export interface NeedingLine {
   receivedAt: number;
   /**
    * When the shop made the sale, by its own clock (the order's last change when we took it in: its
-   * payment or later); the batch window counts from it, never from later than `receivedAt`.
+   * payment or later, to the second); the batch window counts from it, never from later than
+   * `receivedAt`.
    */
   saleAt?: number;
 }
@@ -55,7 +56,8 @@ export function planPurchase(input: PurchaseInput): PurchasePlan {
   const fromPool: PurchasePlan['fromPool'] = [];
   const pool = new Map(input.pool);
   const toBuy: NeedingLine[] = [];
-  // Oldest sale first, everywhere: the first buyer is served first.
+  // Oldest sale first, everywhere: the first buyer is served first, by our intake clock, since the
+  // shops' clocks may differ (only the batch window reads the shop's sale time).
   const lines = [...input.lines]
     .filter((l) => l.need > 0)
     .sort((a, b) => a.receivedAt - b.receivedAt || a.line - b.line);

@@ -10,7 +10,8 @@ afterEach(async () => {
 
 describe('one daemon, a WooCommerce and a Shopify store', () => {
   it('fulfils a sale in either, and one shop down does not stall the other', async () => {
-    w = await startFulfillmentWorld({ withWooCommerce: true, batchWindowSeconds: 1 });
+    // A window long enough that the Shopify sale surely waits in it (it counts from the sale).
+    w = await startFulfillmentWorld({ withWooCommerce: true, batchWindowSeconds: 3 });
     const world = w;
     const woo = world.woo;
     if (!woo) throw new Error('no WooCommerce store');
