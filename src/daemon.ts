@@ -3,7 +3,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { AlertWebhook } from './alert-webhook.js';
 import { portInUse } from './config-check.js';
 import { Reaper } from './db/reaper.js';
-import { HEARTBEAT_MS, heartbeat, type LockOwner, setAdminUrl } from './db/run-lock.js';
+import { HEARTBEAT_MS, type LockOwner, setAdminUrl } from './db/run-lock.js';
 import { ConfigError, describeSafeError, toSafeError } from './errors.js';
 import { hasWork } from './fulfillment/fulfillment-job.js';
 import { salesFlowing } from './fulfillment/intake.js';
@@ -50,7 +50,11 @@ export interface DaemonHandle {
 }
 
 export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<DaemonHandle> {
-  const runtime = await openRuntime(loaded, log);
+  let handle: DaemonHandle | undefined;
+  // The runtime heartbeats until it closes, its drain included.
+  const runtime = await openRuntime(loaded, log, {
+    onLockLost: () => void (handle?.stop() ?? Promise.resolve()).finally(() => process.exit(1)),
+  });
   const { db, config, job } = runtime;
   let adminToken: string;
   try {
@@ -194,12 +198,6 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
   }
   const alertWebhook = new AlertWebhook({ db, url: config.alerts.webhookUrl, log });
   intervals.push(
-    every(timers, 'heartbeat', HEARTBEAT_MS, () => {
-      if (!heartbeat(db, lockOwner)) {
-        log.error('lost the run lock to another process; stopping', { component: 'daemon' });
-        void handle.stop().finally(() => process.exit(1));
-      }
-    }),
     every(timers, 'clock-check', HEARTBEAT_MS, () => checkStoreClocks(db, runtime.stores)),
     every(timers, 'reaper', REAP_EVERY_MS, () => reap(reaper, log), { atStart: true }),
     every(timers, 'metrics-flush', HEARTBEAT_MS, () => runtime.tally.flush()),
@@ -210,7 +208,7 @@ export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<Da
   guardedInventory();
 
   let stopping: Promise<void> | null = null;
-  const handle: DaemonHandle = {
+  handle = {
     runtime,
     url,
     stop() {

@@ -3,6 +3,7 @@ import { storefrontFactories } from '../adapters/index.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Config, StorefrontConfig } from '../config/schema.js';
 import { raiseAlert, resolveAlert } from './alerts.js';
+import { keepRunLock } from './db/lock-heartbeat.js';
 import { type Db, migrate, openDb, openScratchCopy } from './db/open.js';
 import { acquireRunLock, type LockOwner, releaseRunLock } from './db/run-lock.js';
 import { sqliteSkuCache } from './db/sku-cache-table.js';
@@ -125,6 +126,8 @@ export interface RuntimeOptions {
   dryRun?: boolean;
   /** With `dryRun`: start from an empty database whatever the file holds (doctor, having judged the file itself). */
   ignoreDatabase?: boolean;
+  /** Another process took the run lock over (logged already); the daemon stops. */
+  onLockLost?: () => void;
 }
 
 export async function openRuntime(
@@ -146,7 +149,7 @@ export async function openRuntime(
     await sandbox?.stop();
     throw e;
   }
-  return openWithDb(config, sandbox, log, db, opts.dryRun === true);
+  return openWithDb(config, sandbox, log, db, opts.dryRun === true, opts.onLockLost);
 }
 
 async function openWithDb(
@@ -155,7 +158,9 @@ async function openWithDb(
   log: Logger,
   db: Db,
   scratch: boolean,
+  onLockLost?: () => void,
 ): Promise<Runtime> {
+  let stopHeartbeat = () => {};
   try {
     // A dry run works on a scratch copy: no lock.
     const lock = scratch ? null : acquireRunLock(db, null);
@@ -172,8 +177,14 @@ async function openWithDb(
       );
     }
     const lockOwner = lock?.ok ? lock.owner : null;
+    if (lockOwner) {
+      stopHeartbeat = keepRunLock({ db, log }, lockOwner, () => {
+        log.error('lost the run lock to another process', { component: 'runtime' });
+        onLockLost?.();
+      });
+    }
     migrate(db);
-    const interrupted = lockOwner ? closeInterruptedRuns(db, Date.now()) : 0;
+    const interrupted = lock?.ok ? closeInterruptedRuns(db, Date.now(), lock) : 0;
     if (interrupted > 0) {
       log.warn(`closed ${interrupted} sync run(s) a previous process left unfinished as ${INTERRUPTED}`, {
         component: 'runtime',
@@ -257,12 +268,14 @@ async function openWithDb(
             component: 'metrics',
           });
         }
+        stopHeartbeat();
         if (lockOwner) releaseRunLock(handle, lockOwner);
         handle.close();
         await sandbox?.stop();
       },
     };
   } catch (e) {
+    stopHeartbeat();
     db.close();
     await sandbox?.stop();
     throw e;

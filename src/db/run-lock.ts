@@ -128,6 +128,15 @@ export function isHolderAlive(h: LockHolder, me: LockOwner, now = Date.now()): b
   return h.pid !== me.pid && pidAlive(h.pid);
 }
 
+/**
+ * Whether `h` is surely dead, so what it left unfinished is no one's: on this host with its pid
+ * gone (or this very process's, from an earlier start). A quiet holder on another host may only
+ * be cut off, still running.
+ */
+export function isHolderGone(h: LockOwner, me: LockOwner): boolean {
+  return sameHost(h, me) && (h.pid === me.pid || !pidAlive(h.pid));
+}
+
 /** Whether `h` is this very process (on this host: a pid alone could be another container's). */
 export function heldByThisProcess(h: LockOwner): boolean {
   const me = newLockOwner();

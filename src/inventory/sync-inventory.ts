@@ -156,10 +156,10 @@ export async function runInventoryCycle(
       ...(full.error ? [full.error] : []),
       ...full.stores.flatMap((s) => (s.error ? [s.error] : [])),
     ];
-    deps.db
+    const written = deps.db
       .prepare(
         `UPDATE sync_runs SET finished_at = ?, outcome = ?, entries = ?, changes = ?, supplier_calls = ?, shop_reads = ?,
-           shop_writes = ?, pushed = ?, errors = ? WHERE id = ?`,
+           shop_writes = ?, pushed = ?, errors = ? WHERE id = ? AND finished_at IS NULL`,
       )
       .run(
         full.finishedAt,
@@ -172,7 +172,16 @@ export async function runInventoryCycle(
         sum((s) => s.acknowledged),
         errors.length ? JSON.stringify(errors) : null,
         runId,
+      ).changes;
+    // Another lock holder closed it meanwhile (as interrupted): its record stays as that one wrote it.
+    if (written === 0) {
+      deps.log.warn(
+        `run ${runId} (${kind}) was closed meanwhile by another process; its outcome ${full.outcome} is not recorded`,
+        {
+          component: 'inventory',
+        },
       );
+    }
     return full;
   };
 
