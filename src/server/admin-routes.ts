@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { backupDatabase } from '../db/backup.js';
 import type { Db } from '../db/open.js';
-import { toSafeError } from '../errors.js';
+import { StoppingError, toSafeError } from '../errors.js';
 import { type ClaimRequest, fileClaim } from '../fulfillment/claims.js';
 import { catalogView } from '../fulfillment/fulfillment-job.js';
 import { ORDER_DECISIONS, type OrderDecision } from '../fulfillment/order-decisions.js';
@@ -177,6 +177,8 @@ export function adminRoutes(deps: AdminDeps): Route[] {
             json: { error: `no store named "${store}" (have: ${deps.storeNames.join(', ')})` },
           };
         }
+        // Refused before the stream opens: its 200 would read as accepted.
+        if (deps.job.stopping) throw new StoppingError();
         return {
           status: 200,
           stream: async (write) => {

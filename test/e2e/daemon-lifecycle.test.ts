@@ -186,6 +186,14 @@ describe('the daemon as a child process', () => {
       body: '{}',
     });
     expect(asked.status, asked.body).toBe(503);
+    // A resync likewise, before its progress stream opens: a 200 there would read as accepted.
+    const resync = await rawRequest(url, {
+      method: 'POST',
+      path: '/admin/resync',
+      headers: { authorization: `Bearer ${secrets.adminToken}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(resync.status, resync.body).toBe(503);
     const exit = await daemon.exit();
     world.supplier.latencyMs = 0;
     expect(exit).toEqual({ code: 0, signal: null });
