@@ -65,7 +65,7 @@ export function readStatus(db: Db, stores: readonly { name: string; type: string
   const last = db
     .prepare(
       `SELECT finished_at AS at, changes, outcome FROM sync_runs
-       WHERE kind IN ('inventory', 'resync') AND finished_at IS NOT NULL AND outcome != ? ORDER BY id DESC LIMIT 1`,
+       WHERE kind IN ('inventory', 'resync') AND finished_at IS NOT NULL AND outcome IS NOT ? ORDER BY id DESC LIMIT 1`,
     )
     // An interrupted run did not finish its work: readiness must not count it as a fresh run.
     .get(INTERRUPTED) as { at: number; changes: number | null; outcome: string } | undefined;

@@ -1,11 +1,12 @@
 import { CLAIM_WINDOW_MS } from '../fulfillment/claims.js';
 import { type IntentPoint, OWED_LINE_POINTS } from '../fulfillment/recovery-points.js';
+import { INTERRUPTED } from '../inventory/interrupted-runs.js';
 import { type Db, immediate } from './open.js';
 
 /**
  * The reaper: nothing grows without bound. Rows that only record the past are deleted once they
  * are older than `retention.days`: webhook event ids, sync runs (the latest finished run of each
- * kind and store stays, `status` reads it), resolved alerts, and dead intents (rejected,
+ * kind and store stays, `status` reads it, so not an interrupted one), resolved alerts, and dead intents (rejected,
  * superseded, abandoned). A dead intent goes only when nothing still needs it: no code came from
  * it and none of its lines is still live.
  *
@@ -59,9 +60,11 @@ export class Reaper {
       syncRuns: this.inBatches(
         `DELETE FROM sync_runs WHERE id IN
            (SELECT id FROM sync_runs WHERE started_at < ? AND id NOT IN
-              (SELECT MAX(id) FROM sync_runs WHERE finished_at IS NOT NULL GROUP BY kind, store)
+              (SELECT MAX(id) FROM sync_runs WHERE finished_at IS NOT NULL AND outcome IS NOT ?
+               GROUP BY kind, store)
             LIMIT ${BATCH})`,
         cutoff,
+        INTERRUPTED,
       ),
       alerts: this.inBatches(
         `DELETE FROM alerts WHERE id IN

@@ -14,6 +14,7 @@ import {
   recordWebhookEvent,
 } from '../../src/fulfillment/fulfillment-ledger.js';
 import { ordersStatus } from '../../src/fulfillment/orders-report.js';
+import { readStatus } from '../../src/status.js';
 import { type FulfillmentWorld, startFulfillmentWorld } from '../helpers/fulfillment-world.js';
 
 /**
@@ -131,16 +132,20 @@ describe('reaper', () => {
     });
   });
 
-  it('keeps the latest finished run of each kind, however old: status reads it', async () => {
+  it('keeps the latest finished run of each kind, however old, an interrupted one after it too: status reads it', async () => {
     w = await startFulfillmentWorld();
     const db = w.runtime.db;
     db.prepare('DELETE FROM sync_runs').run();
     const old = Date.now() - 60 * DAY;
-    db.prepare(
-      `INSERT INTO sync_runs (kind, store, started_at, finished_at, outcome) VALUES ('inventory', NULL, ?, ?, 'pushed')`,
-    ).run(old, old + 10);
+    const insert = db.prepare(
+      `INSERT INTO sync_runs (kind, store, started_at, finished_at, outcome) VALUES ('inventory', NULL, ?, ?, ?)`,
+    );
+    insert.run(old, old + 10, 'pushed');
+    // Status skips interrupted runs: were this one kept instead, status would find no run at all.
+    insert.run(old + 20, old + 30, 'interrupted');
     new Reaper(db, { days: 30, codesDays: 90 }).runOnce();
-    expect(count(db, 'SELECT COUNT(*) AS n FROM sync_runs')).toBe(1);
+    expect(db.prepare('SELECT outcome FROM sync_runs').all()).toEqual([{ outcome: 'pushed' }]);
+    expect(readStatus(db, []).inventory.lastOutcome).toBe('pushed');
   });
 
   it('erases delivered ciphertexts past the claim window + codesDays; the same code is still refused', async () => {
