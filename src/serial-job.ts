@@ -6,7 +6,7 @@ import { StoppingError } from './errors.js';
  * Once stopped, nothing new starts: a stop finishes the run in flight, not one asked for since.
  */
 export class SerialJob<Options, Result> {
-  private running: Promise<Result> | null = null;
+  private running: Promise<unknown> | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private stopped = false;
 
@@ -28,10 +28,26 @@ export class SerialJob<Options, Result> {
 
   /** Manual run: queued behind whatever is in flight; refused once stopping. */
   run(opts: Options): Promise<Result> {
+    return this.inTurn(() => this.body(opts));
+  }
+
+  /**
+   * A manual run and then `then` (an operator's decision) in the same turn: no tick starts
+   * between or during them, and a stop waits for both.
+   */
+  runThen<T>(opts: Options, then: () => Promise<T>): Promise<T> {
+    return this.inTurn(async () => {
+      await this.body(opts);
+      return then();
+    });
+  }
+
+  private inTurn<T>(work: () => Promise<T>): Promise<T> {
     if (this.stopped) return Promise.reject(new StoppingError());
     const next = this.queue.then(() => {
-      this.running = this.body(opts);
-      return this.running.finally(() => {
+      const running = work();
+      this.running = running;
+      return running.finally(() => {
         this.running = null;
       });
     });

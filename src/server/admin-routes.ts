@@ -61,10 +61,10 @@ export function adminRoutes(deps: AdminDeps): Route[] {
         if (typeof intentId !== 'string' || !action || typeof action !== 'object') {
           return { status: 400, json: { error: 'body needs intentId and action' } };
         }
-        // Between passes, so an operator's decision never races the pipeline.
-        const message = await f.job
-          .run({ poll: false })
-          .then(() => resolveIntent(f.ctx, intentId, action, catalogView(f.ctx)));
+        // In the job's turn, after a pass: no pass races the decision, and a stop waits for it.
+        const message = await f.job.runThen({ poll: false }, () =>
+          resolveIntent(f.ctx, intentId, action, catalogView(f.ctx)),
+        );
         f.kick();
         return { status: 200, json: { message } };
       },
@@ -94,13 +94,13 @@ export function adminRoutes(deps: AdminDeps): Route[] {
               json: { error: `no store named "${store}" (have: ${deps.storeNames.join(', ')})` },
             };
           }
-          // Between passes, so an operator's decision never races the pipeline; the decision
-          // itself waits for a delivery task still writing into the order (they run in the
+          // In the job's turn, after a pass: no pass races the decision and a stop waits for it. The
+          // decision itself waits for a delivery task still writing into the order (they run in the
           // background) and re-checks the order's state inside the transaction that acts on it.
           const decide = ORDER_DECISIONS[decision].run;
           // Who asked: the CLI names its user; any other caller (the dashboard) is the admin API.
           const by = typeof parsed.body.by === 'string' ? parsed.body.by.slice(0, 80) : 'admin API';
-          const message = await f.job.run({ poll: false }).then(() => decide(f.ctx, store, orderId, by));
+          const message = await f.job.runThen({ poll: false }, () => decide(f.ctx, store, orderId, by));
           f.kick();
           return { status: 200, json: { message } };
         },
