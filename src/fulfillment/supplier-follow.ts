@@ -45,6 +45,10 @@ export async function followOrders(
     .sort((a, b) => a.nextCheckAt - b.nextCheckAt)
     .slice(0, MAX_POLLS_PER_PASS);
   for (const intent of due) {
+    // A status poll is optional: rather than wait for a slot (a full minute's bucket, a 429's
+    // Retry-After) with the pass and every supplier call queued behind it, it waits for a later
+    // pass. The order stays due, first in line.
+    if (ctx.supplier.generalDelayMs() > 0) break;
     try {
       if (await followOne(ctx, intent, catalog)) stored++;
     } catch (e) {

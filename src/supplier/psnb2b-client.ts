@@ -47,6 +47,7 @@ import {
 export interface SupplierPacer {
   take(bucket: PacerBucket): Promise<PacerTicket>;
   blockUntil(bucket: PacerBucket, untilMs: number): void;
+  delayFor(bucket: PacerBucket): number;
 }
 
 export type SupplierClientConfig = Pick<
@@ -130,6 +131,8 @@ export interface SupplierApi {
   getOrder(id: string): Promise<Order>;
   getOrderCodes(id: string): Promise<OrderCodes>;
   createClaim(req: ClaimRequest, opts: PostOptions): Promise<CreateClaimResult>;
+  /** How long a call other than `POST /orders` would wait for the pacer now (0: it goes at once). */
+  generalDelayMs(): number;
 }
 
 interface Endpoint {
@@ -227,6 +230,10 @@ export class Psnb2bClient implements SupplierApi {
     return this.getJson({ method: 'GET', path: '/balance', route: '/balance', bucket: 'general' }, (body) =>
       parseWire(balanceSchema, body),
     );
+  }
+
+  generalDelayMs(): number {
+    return this.pacer.delayFor('general');
   }
 
   getOrder(id: string): Promise<Order> {

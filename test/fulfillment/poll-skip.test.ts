@@ -1,0 +1,34 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { catalogView } from '../../src/fulfillment/fulfillment-job.js';
+import { intentsIn } from '../../src/fulfillment/fulfillment-ledger.js';
+import { followOrders } from '../../src/fulfillment/supplier-follow.js';
+import { Pacer } from '../../src/supplier/pacer.js';
+import { type FulfillmentWorld, startFulfillmentWorld } from '../helpers/fulfillment-world.js';
+
+let w: FulfillmentWorld | undefined;
+afterEach(async () => {
+  await w?.close();
+  w = undefined;
+});
+
+const statusPolls = (world: FulfillmentWorld) => world.supplier.ledger().requests['GET /orders/{id}'];
+
+describe('status polls never queue in the pacer', () => {
+  it('skips the pass while the general bucket is held (a 429 Retry-After), leaving the order due', async () => {
+    w = await startFulfillmentWorld({ supplier: { deliveredAfterMs: 60_000 } });
+    const world = w;
+    const { db } = world.runtime;
+    world.shop.placeOrder({ lines: [{ sku: world.skus[0] as string, quantity: 1 }] });
+    await world.until(() => intentsIn(db, 'ordered').length > 0, 'a supplier order placed');
+    // The supplier said "retry after a minute": every general call would wait that long.
+    new Pacer({ db, limits: { general: 600, bulk: 120 } }).blockUntil('general', Date.now() + 60_000);
+    db.prepare("UPDATE purchase_intents SET next_check_at = 0 WHERE state = 'ordered'").run();
+    const before = statusPolls(world);
+
+    // A poll is optional work: the pass goes on (intake, buying, deliveries) and polls later.
+    const followed = await followOrders(world.f.ctx, catalogView(world.f.ctx));
+    expect(followed.stored).toBe(0);
+    expect(statusPolls(world)).toBe(before);
+    expect(intentsIn(db, 'ordered').map((i) => i.nextCheckAt)).toEqual([0]);
+  }, 20_000);
+});
