@@ -68,7 +68,11 @@ describe('the daemon as a child process', () => {
       what: `${sku} = 77 in the shop`,
     });
     expect(world.wooDrift('shop-a')).toEqual([]);
-    expect(storeCheckpoint(dbFile, 'shop-a').get(sku)).toBe(77);
+    // Recorded once the daemon has read the shop's answer, just after the shop changed.
+    await waitUntil(() => storeCheckpoint(dbFile, 'shop-a').get(sku) === 77, {
+      timeoutMs: 5_000,
+      what: 'the acknowledged quantity recorded',
+    });
     // The cycle that pushed it is the next tick's: it started within one interval of the change
     // (measured from the run records, so a loaded machine's slow cycles do not blur it).
     const ackedAt = checkpointAckedAt(dbFile, 'shop-a', sku) as number;

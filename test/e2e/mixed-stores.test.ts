@@ -80,7 +80,11 @@ describe('a WooCommerce and a Shopify shop in one daemon', () => {
 
     await woo.setDown(false);
     await waitUntil(() => world.wooDrift('woo').length === 0, { timeoutMs: 12_000, what: 'woo caught up' });
-    expect(storeCheckpoint(databaseFile(tmp.dir), 'woo').get(a)).toBe(4);
+    // The checkpoint is written once the daemon has read the shop's answer, just after the shop changed.
+    await waitUntil(() => storeCheckpoint(databaseFile(tmp.dir), 'woo').get(a) === 4, {
+      timeoutMs: 5_000,
+      what: 'the acknowledged quantity recorded',
+    });
   });
 
   it('Shopify down: WooCommerce still gets every change; Shopify catches up after', async () => {
