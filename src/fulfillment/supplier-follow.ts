@@ -29,6 +29,7 @@ const MAX_POLL_MS = 30_000;
  * inventory and claims. A signed supplier webhook makes an order due at once.
  */
 const MAX_POLLS_PER_PASS = 4;
+const MAX_POLL_DEFER_MS = 60_000;
 
 export function pollDelay(intent: Pick<IntentRow, 'createdAt'>, now: number): number {
   // Soon after ordering, delivery is usually seconds away; later, back off.
@@ -45,10 +46,12 @@ export async function followOrders(
     .sort((a, b) => a.nextCheckAt - b.nextCheckAt)
     .slice(0, MAX_POLLS_PER_PASS);
   for (const intent of due) {
-    // A status poll is optional: rather than wait for a slot (a full minute's bucket, a 429's
+    // A status poll can wait: rather than wait for a slot (a full minute's bucket, a 429's
     // Retry-After) with the pass and every supplier call queued behind it, it waits for a later
-    // pass. The order stays due, first in line.
-    if (ctx.supplier.generalDelayMs() > 0) break;
+    // pass, first in line. Only so long: a bucket always full (a low requestsPerMinute) must not
+    // starve it, so a minute overdue it waits its turn like any call.
+    const overdue = ctx.now() - intent.nextCheckAt;
+    if (overdue < MAX_POLL_DEFER_MS && ctx.supplier.generalDelayMs() > 0) break;
     try {
       if (await followOne(ctx, intent, catalog)) stored++;
     } catch (e) {

@@ -22,13 +22,32 @@ describe('status polls never queue in the pacer', () => {
     await world.until(() => intentsIn(db, 'ordered').length > 0, 'a supplier order placed');
     // The supplier said "retry after a minute": every general call would wait that long.
     new Pacer({ db, limits: { general: 600, bulk: 120 } }).blockUntil('general', Date.now() + 60_000);
-    db.prepare("UPDATE purchase_intents SET next_check_at = 0 WHERE state = 'ordered'").run();
+    const dueAt = Date.now();
+    db.prepare("UPDATE purchase_intents SET next_check_at = ? WHERE state = 'ordered'").run(dueAt);
     const before = statusPolls(world);
 
     // A poll is optional work: the pass goes on (intake, buying, deliveries) and polls later.
     const followed = await followOrders(world.f.ctx, catalogView(world.f.ctx));
     expect(followed.stored).toBe(0);
     expect(statusPolls(world)).toBe(before);
-    expect(intentsIn(db, 'ordered').map((i) => i.nextCheckAt)).toEqual([0]);
+    expect(intentsIn(db, 'ordered').map((i) => i.nextCheckAt)).toEqual([dueAt]);
+  }, 20_000);
+
+  it('polls anyway, waiting its turn, once the order is a minute overdue: a bucket always full cannot starve it', async () => {
+    w = await startFulfillmentWorld({ supplier: { deliveredAfterMs: 60_000 } });
+    const world = w;
+    const { db } = world.runtime;
+    world.shop.placeOrder({ lines: [{ sku: world.skus[0] as string, quantity: 1 }] });
+    await world.until(() => intentsIn(db, 'ordered').length > 0, 'a supplier order placed');
+    // Every pass finds the bucket busy (say, a low requestsPerMinute the inventory pulls fill).
+    new Pacer({ db, limits: { general: 600, bulk: 120 } }).blockUntil('general', Date.now() + 1_500);
+    db.prepare("UPDATE purchase_intents SET next_check_at = ? WHERE state = 'ordered'").run(
+      Date.now() - 61_000,
+    );
+    const before = statusPolls(world);
+
+    await followOrders(world.f.ctx, catalogView(world.f.ctx));
+    expect(statusPolls(world)).toBe(before + 1);
+    expect(intentsIn(db, 'ordered').every((i) => i.nextCheckAt > Date.now())).toBe(true);
   }, 20_000);
 });
