@@ -111,6 +111,12 @@ async function printDoctor(loaded: LoadedConfig): Promise<void> {
   if (!saleWouldGoThrough(checks)) process.exitCode = 1;
 }
 
+/**
+ * Another process took the run lock over (logged by the runtime): an in-process command stops
+ * writing at once, as a kill would; every step it took is a recovery point for the new holder.
+ */
+const exitOnLockLost = { onLockLost: () => process.exit(1) };
+
 /** Runs a mutating command through the daemon when one holds the lock, else in-process under the lock. */
 async function mutate(
   loaded: LoadedConfig,
@@ -120,7 +126,10 @@ async function mutate(
   const admin = daemonAdmin(loaded);
   if (admin) return viaDaemon(admin);
   const opts = inProcess({});
-  const runtime = await openRuntime(loaded, commandLogger(loaded, 'info'), { dryRun: opts.dryRun === true });
+  const runtime = await openRuntime(loaded, commandLogger(loaded, 'info'), {
+    dryRun: opts.dryRun === true,
+    ...exitOnLockLost,
+  });
   try {
     return await runtime.job.run(opts);
   } finally {
@@ -136,7 +145,7 @@ async function withFulfillment<T>(
 ): Promise<T> {
   const admin = daemonAdmin(loaded);
   if (admin) return viaDaemon(admin);
-  const runtime = await openRuntime(loaded, commandLogger(loaded));
+  const runtime = await openRuntime(loaded, commandLogger(loaded), exitOnLockLost);
   try {
     if (!runtime.fulfillment) throw new UsageError('fulfillment is off: set codesKey in the config');
     return await inProcess(runtime.fulfillment);
