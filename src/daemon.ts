@@ -51,7 +51,8 @@ export interface DaemonHandle {
 
 export async function startDaemon(loaded: LoadedConfig, log: Logger): Promise<DaemonHandle> {
   let handle: DaemonHandle | undefined;
-  // The runtime heartbeats until it closes, its drain included.
+  // The runtime heartbeats until it closes, its drain included. Lost before `handle` exists,
+  // nothing has started yet: exiting is all there is to do.
   const runtime = await openRuntime(loaded, log, {
     onLockLost: () => void (handle?.stop() ?? Promise.resolve()).finally(() => process.exit(1)),
   });

@@ -16,7 +16,8 @@ import { type PassReport, runPass } from './fulfillment/fulfillment-job.js';
 import { soldNotOrdered } from './fulfillment/fulfillment-ledger.js';
 import { intakeOne, pollIntake } from './fulfillment/intake.js';
 import { spendingLimits } from './fulfillment/spending-limits.js';
-import { closeInterruptedRuns, INTERRUPTED } from './inventory/interrupted-runs.js';
+import { guardedTick } from './guarded-timers.js';
+import { closeInterruptedRuns, INTERRUPTED, interruptedRunsPlan } from './inventory/interrupted-runs.js';
 import { priceRules } from './inventory/shop-price.js';
 import {
   type CycleOptions,
@@ -160,7 +161,11 @@ async function openWithDb(
   scratch: boolean,
   onLockLost?: () => void,
 ): Promise<Runtime> {
-  let stopHeartbeat = () => {};
+  // The lock's heartbeat and the close-out of a previous holder's runs, stopped before the lock goes.
+  const lockTimers: (() => void)[] = [];
+  const stopLockTimers = () => {
+    for (const stop of lockTimers.splice(0)) stop();
+  };
   try {
     // A dry run works on a scratch copy: no lock.
     const lock = scratch ? null : acquireRunLock(db, null);
@@ -178,17 +183,30 @@ async function openWithDb(
     }
     const lockOwner = lock?.ok ? lock.owner : null;
     if (lockOwner) {
-      stopHeartbeat = keepRunLock({ db, log }, lockOwner, () => {
-        log.error('lost the run lock to another process', { component: 'runtime' });
-        onLockLost?.();
-      });
+      lockTimers.push(
+        keepRunLock({ db, log }, lockOwner, () => {
+          log.error('lost the run lock to another process', { component: 'runtime' });
+          onLockLost?.();
+        }),
+      );
     }
     migrate(db);
-    const interrupted = lock?.ok ? closeInterruptedRuns(db, Date.now(), lock) : 0;
-    if (interrupted > 0) {
-      log.warn(`closed ${interrupted} sync run(s) a previous process left unfinished as ${INTERRUPTED}`, {
-        component: 'runtime',
-      });
+    if (lock?.ok) {
+      const plan = interruptedRunsPlan(db, lock);
+      const closeOut = () => {
+        const n = closeInterruptedRuns(db, Date.now(), plan.upToId);
+        if (n > 0) {
+          log.warn(`closed ${n} sync run(s) a previous process left unfinished as ${INTERRUPTED}`, {
+            component: 'runtime',
+          });
+        }
+      };
+      if (plan.afterMs === 0) closeOut();
+      else {
+        const timer = setTimeout(guardedTick({ db, log }, 'interrupted-runs', closeOut), plan.afterMs);
+        timer.unref();
+        lockTimers.push(() => clearTimeout(timer));
+      }
     }
     const handle = db;
     // Filled below; the tally reads the stores only when it flushes.
@@ -268,14 +286,14 @@ async function openWithDb(
             component: 'metrics',
           });
         }
-        stopHeartbeat();
+        stopLockTimers();
         if (lockOwner) releaseRunLock(handle, lockOwner);
         handle.close();
         await sandbox?.stop();
       },
     };
   } catch (e) {
-    stopHeartbeat();
+    stopLockTimers();
     db.close();
     await sandbox?.stop();
     throw e;

@@ -123,9 +123,7 @@ function isOwner(h: LockOwner, me: LockOwner): boolean {
  * is not another daemon.
  */
 export function isHolderAlive(h: LockHolder, me: LockOwner, now = Date.now()): boolean {
-  if (now - h.heartbeatAt > STALE_AFTER_MS) return false;
-  if (!sameHost(h, me)) return true;
-  return h.pid !== me.pid && pidAlive(h.pid);
+  return now - h.heartbeatAt <= STALE_AFTER_MS && !isHolderGone(h, me);
 }
 
 /**

@@ -5,19 +5,31 @@ import { isHolderGone, type LockHolder, type LockOwner } from '../db/run-lock.js
 export const INTERRUPTED = 'interrupted';
 
 /**
- * Closes out the runs a dead process left open; left open, they would look running forever (the
- * dashboard, `sync_runs`) and uncounted. Only the holder of the run lock writes runs, so they are
- * no one's when the lock was free or its holder is surely dead. A holder on another host taken
- * over for a stale heartbeat may still be running: its runs are left for it to finish (or for the
- * next start after a clean release). Closed when found: the real end is unknown.
+ * A holder taken over for its silence learns it at its next heartbeat (5 s) and stops, finishing
+ * at most the step in flight. After this its runs are closed out too: one still finishing keeps
+ * that outcome (its own finish only warns), so an early close costs a record, not a write.
  */
-export function closeInterruptedRuns(
+export const TAKEN_OVER_GRACE_MS = 60_000;
+
+/**
+ * Which runs the new holder of the run lock closes out, and when. Left open they would look
+ * running forever (the dashboard, `sync_runs`) and uncounted. Only the holder writes runs, so the
+ * runs open at taking the lock (`upToId`) are no one's at once when the lock was free or its
+ * holder is surely dead, and after `TAKEN_OVER_GRACE_MS` when it may still be running: on another
+ * host, or this one seen from a restarted container (a new pid namespace).
+ */
+export function interruptedRunsPlan(
   db: Db,
-  now: number,
   lock: { owner: LockOwner; tookOverFrom?: LockHolder },
-): number {
-  if (lock.tookOverFrom && !isHolderGone(lock.tookOverFrom, lock.owner)) return 0;
+): { upToId: number; afterMs: number } {
+  const upToId = (db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM sync_runs').get() as { id: number }).id;
+  const afterMs = lock.tookOverFrom && !isHolderGone(lock.tookOverFrom, lock.owner) ? TAKEN_OVER_GRACE_MS : 0;
+  return { upToId, afterMs };
+}
+
+/** Closes the runs still open up to `upToId` as interrupted, ending now: the real end is unknown. */
+export function closeInterruptedRuns(db: Db, now: number, upToId: number): number {
   return db
-    .prepare('UPDATE sync_runs SET finished_at = ?, outcome = ? WHERE finished_at IS NULL')
-    .run(now, INTERRUPTED).changes;
+    .prepare('UPDATE sync_runs SET finished_at = ?, outcome = ? WHERE finished_at IS NULL AND id <= ?')
+    .run(now, INTERRUPTED, upToId).changes;
 }

@@ -3,7 +3,11 @@ import { PassThrough } from 'node:stream';
 import { afterEach, expect, it } from 'vitest';
 import { type Db, migrate, openDb } from '../../src/db/open.js';
 import { acquireRunLock, type LockOwner, newLockOwner } from '../../src/db/run-lock.js';
-import { closeInterruptedRuns } from '../../src/inventory/interrupted-runs.js';
+import {
+  closeInterruptedRuns,
+  interruptedRunsPlan,
+  TAKEN_OVER_GRACE_MS,
+} from '../../src/inventory/interrupted-runs.js';
 import { runInventoryCycle, StoreLanes } from '../../src/inventory/sync-inventory.js';
 import { createLogger } from '../../src/log.js';
 import { readStatus } from '../../src/status.js';
@@ -53,8 +57,10 @@ it('closes open runs as interrupted when no one held the lock; status still repo
 
   const lock = acquireRunLock(d, null, 8_000);
   if (!lock.ok) throw new Error('lock refused');
-  expect(closeInterruptedRuns(d, 9_000, lock)).toBe(1);
-  expect(closeInterruptedRuns(d, 9_500, lock)).toBe(0);
+  const plan = interruptedRunsPlan(d, lock);
+  expect(plan.afterMs).toBe(0);
+  expect(closeInterruptedRuns(d, 9_000, plan.upToId)).toBe(1);
+  expect(closeInterruptedRuns(d, 9_500, plan.upToId)).toBe(0);
   expect(outcome(d, open)).toEqual({ at: 9_000, outcome: 'interrupted' });
   const counted = d
     .prepare("SELECT n FROM metric_counts WHERE metric = 'psnb2b_inventory_runs_total' AND labels LIKE ?")
@@ -76,11 +82,13 @@ it('closes the runs of a holder whose pid is gone on this host', () => {
   const lock = acquireRunLock(d, null);
   if (!lock.ok) throw new Error('lock refused');
   expect(lock.tookOverFrom?.pid).toBe(4_194_305);
-  expect(closeInterruptedRuns(d, 9_000, lock)).toBe(1);
+  const plan = interruptedRunsPlan(d, lock);
+  expect(plan.afterMs).toBe(0);
+  expect(closeInterruptedRuns(d, 9_000, plan.upToId)).toBe(1);
   expect(outcome(d, open)).toMatchObject({ outcome: 'interrupted' });
 });
 
-it('leaves open the runs of a holder on another host taken over for a stale heartbeat: it may still be running', () => {
+it('closes the runs of a holder on another host (or a restarted container) only after a grace: it may still be running', () => {
   const d = migrated();
   const other = { ...newLockOwner(), hostname: 'other', hostId: 'other-host', pid: 1 };
   leftHeld(d, other, Date.now() - 60_000);
@@ -88,8 +96,13 @@ it('leaves open the runs of a holder on another host taken over for a stale hear
   const lock = acquireRunLock(d, null);
   if (!lock.ok) throw new Error('lock refused');
   expect(lock.tookOverFrom?.hostId).toBe('other-host');
-  expect(closeInterruptedRuns(d, 9_000, lock)).toBe(0);
-  expect(outcome(d, open)).toEqual({ at: null, outcome: null });
+  const plan = interruptedRunsPlan(d, lock);
+  expect(plan.afterMs).toBe(TAKEN_OVER_GRACE_MS);
+  // The new holder's own run, started meanwhile, is not the old one's to close.
+  const mine = openRun(d, 8_000);
+  expect(closeInterruptedRuns(d, 9_000, plan.upToId)).toBe(1);
+  expect(outcome(d, open)).toEqual({ at: 9_000, outcome: 'interrupted' });
+  expect(outcome(d, mine)).toEqual({ at: null, outcome: null });
 });
 
 it("a run closed meanwhile keeps its outcome: its own process's finish does not overwrite it, and says so", async () => {
