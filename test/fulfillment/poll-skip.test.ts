@@ -13,18 +13,26 @@ afterEach(async () => {
 
 const statusPolls = (world: FulfillmentWorld) => world.supplier.ledger().requests['GET /orders/{id}'];
 
+/**
+ * A supplier order placed and still undelivered, due for a status poll at `dueAt`, while the
+ * general bucket is held for `heldMs` (a 429's Retry-After, or a bucket the other calls fill).
+ */
+async function orderDueWithBucketHeld(heldMs: number, dueAt: number) {
+  w = await startFulfillmentWorld({ supplier: { deliveredAfterMs: 60_000 } });
+  const world = w;
+  const { db } = world.runtime;
+  world.shop.placeOrder({ lines: [{ sku: world.skus[0] as string, quantity: 1 }] });
+  await world.until(() => intentsIn(db, 'ordered').length > 0, 'a supplier order placed');
+  new Pacer({ db, limits: { general: 600, bulk: 120 } }).blockUntil('general', Date.now() + heldMs);
+  db.prepare("UPDATE purchase_intents SET next_check_at = ? WHERE state = 'ordered'").run(dueAt);
+  return { world, db, before: statusPolls(world) };
+}
+
 describe('status polls never queue in the pacer', () => {
   it('skips the pass while the general bucket is held (a 429 Retry-After), leaving the order due', async () => {
-    w = await startFulfillmentWorld({ supplier: { deliveredAfterMs: 60_000 } });
-    const world = w;
-    const { db } = world.runtime;
-    world.shop.placeOrder({ lines: [{ sku: world.skus[0] as string, quantity: 1 }] });
-    await world.until(() => intentsIn(db, 'ordered').length > 0, 'a supplier order placed');
     // The supplier said "retry after a minute": every general call would wait that long.
-    new Pacer({ db, limits: { general: 600, bulk: 120 } }).blockUntil('general', Date.now() + 60_000);
     const dueAt = Date.now();
-    db.prepare("UPDATE purchase_intents SET next_check_at = ? WHERE state = 'ordered'").run(dueAt);
-    const before = statusPolls(world);
+    const { world, db, before } = await orderDueWithBucketHeld(60_000, dueAt);
 
     // A poll is optional work: the pass goes on (intake, buying, deliveries) and polls later.
     const followed = await followOrders(world.f.ctx, catalogView(world.f.ctx));
@@ -34,17 +42,7 @@ describe('status polls never queue in the pacer', () => {
   }, 20_000);
 
   it('polls anyway, waiting its turn, once the order is a minute overdue: a bucket always full cannot starve it', async () => {
-    w = await startFulfillmentWorld({ supplier: { deliveredAfterMs: 60_000 } });
-    const world = w;
-    const { db } = world.runtime;
-    world.shop.placeOrder({ lines: [{ sku: world.skus[0] as string, quantity: 1 }] });
-    await world.until(() => intentsIn(db, 'ordered').length > 0, 'a supplier order placed');
-    // Every pass finds the bucket busy (say, a low requestsPerMinute the inventory pulls fill).
-    new Pacer({ db, limits: { general: 600, bulk: 120 } }).blockUntil('general', Date.now() + 1_500);
-    db.prepare("UPDATE purchase_intents SET next_check_at = ? WHERE state = 'ordered'").run(
-      Date.now() - 61_000,
-    );
-    const before = statusPolls(world);
+    const { world, db, before } = await orderDueWithBucketHeld(1_500, Date.now() - 61_000);
 
     await followOrders(world.f.ctx, catalogView(world.f.ctx));
     expect(statusPolls(world)).toBe(before + 1);
