@@ -6,9 +6,9 @@ import { type Db, immediate } from './open.js';
 /**
  * The reaper: nothing grows without bound. Rows that only record the past are deleted once they
  * are older than `retention.days`: webhook event ids, sync runs (the latest finished run of each
- * kind and store stays, `status` reads it, so not an interrupted one), resolved alerts, and dead intents (rejected,
- * superseded, abandoned). A dead intent goes only when nothing still needs it: no code came from
- * it and none of its lines is still live.
+ * kind and store stays, not an interrupted one: `status` reads it), resolved alerts, and dead
+ * intents (rejected, superseded, abandoned). A dead intent goes only when nothing still needs it:
+ * no code came from it and none of its lines is still live.
  *
  * A delivered code is erased `retention.codesDays` after its claim window closed — its ciphertext
  * only: its hash stays (the same code offered again is still refused, never delivered twice) and

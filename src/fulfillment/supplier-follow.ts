@@ -29,6 +29,11 @@ const MAX_POLL_MS = 30_000;
  * inventory and claims. A signed supplier webhook makes an order due at once.
  */
 const MAX_POLLS_PER_PASS = 4;
+/**
+ * A poll that would wait for a pacer slot (a full bucket, a 429's Retry-After) is put off to a
+ * later pass, first in line, so the pass and every supplier call behind it go on. For this long
+ * at most: a bucket always full (a low requestsPerMinute) must not starve it.
+ */
 const MAX_POLL_DEFER_MS = 60_000;
 
 export function pollDelay(intent: Pick<IntentRow, 'createdAt'>, now: number): number {
@@ -46,10 +51,7 @@ export async function followOrders(
     .sort((a, b) => a.nextCheckAt - b.nextCheckAt)
     .slice(0, MAX_POLLS_PER_PASS);
   for (const intent of due) {
-    // A status poll can wait: rather than wait for a slot (a full minute's bucket, a 429's
-    // Retry-After) with the pass and every supplier call queued behind it, it waits for a later
-    // pass, first in line. Only so long: a bucket always full (a low requestsPerMinute) must not
-    // starve it, so a minute overdue it waits its turn like any call.
+    // Put off while the bucket is busy; a minute overdue, it waits its turn like any call.
     const overdue = ctx.now() - intent.nextCheckAt;
     if (overdue < MAX_POLL_DEFER_MS && ctx.supplier.generalDelayMs() > 0) break;
     try {
